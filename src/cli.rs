@@ -1,0 +1,294 @@
+//! The command line: `serve` (the default), `config check|dump`,
+//! `healthcheck`, `backup FILE`, `systemd-unit`. Exit codes: 0 success, 1 the
+//! command failed, 2 the configuration is invalid (nothing was started).
+
+mod systemd;
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::app::App;
+use crate::config::{Config, Loaded, Sources};
+use crate::health::client::{self, Outcome};
+use crate::store::{self, BackupProgress};
+use crate::telemetry;
+
+/// Exit code for an invalid configuration.
+pub const EXIT_CONFIG: u8 = 2;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "watchpost",
+    version,
+    about = "Watch a small team's server: health, logins, threats and errors, in one process."
+)]
+pub struct Cli {
+    /// TOML configuration file (default: ./watchpost.toml when present).
+    #[arg(long, global = true, env = "WATCHPOST_CONFIG", value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server (what `watchpost` does with no subcommand).
+    Serve,
+    /// Check or print the configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Exit 0 if a running Watchpost answers /health with 200 within 3 s.
+    Healthcheck(HealthcheckArgs),
+    /// Copy the live database to FILE with SQLite's online backup API.
+    Backup(BackupArgs),
+    /// Print a hardened systemd unit for this binary and configuration.
+    SystemdUnit,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Validate the configuration; exit 0 when valid, 2 when not.
+    Check,
+    /// Print the effective configuration, secrets as [redacted].
+    Dump,
+}
+
+#[derive(Debug, Args)]
+pub struct HealthcheckArgs {
+    /// Health URL to ask (default: /health at the configured bind address).
+    #[arg(long)]
+    pub url: Option<String>,
+    /// Accept a certificate that does not verify (a self-signed local one).
+    #[arg(long)]
+    pub insecure: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    /// Where to write the copy; must not exist yet.
+    pub file: PathBuf,
+}
+
+/// Loads and validates; prints every problem and warning to stderr.
+fn load_config(file: Option<PathBuf>) -> Result<Loaded, ExitCode> {
+    let loaded = match Config::load(&Sources::from_process(file)) {
+        Ok(loaded) => loaded,
+        Err(problems) => return Err(report_problems(&problems)),
+    };
+    for warning in &loaded.warnings {
+        eprintln!("warning: {warning}");
+    }
+    let problems = loaded.config.validate();
+    if !problems.is_empty() {
+        return Err(report_problems(&problems));
+    }
+    Ok(loaded)
+}
+
+fn report_problems(problems: &[crate::config::Problem]) -> ExitCode {
+    eprintln!("error: the configuration is not valid:");
+    for problem in problems {
+        eprintln!("  - {problem}");
+    }
+    ExitCode::from(EXIT_CONFIG)
+}
+
+pub async fn serve(file: Option<PathBuf>) -> ExitCode {
+    let loaded = match load_config(file) {
+        Ok(loaded) => loaded,
+        Err(code) => return code,
+    };
+    let config = loaded.config;
+    store::restrict_umask();
+    let data_dir = config.data_dir();
+    if let Err(e) = store::create_private_dir(&data_dir) {
+        eprintln!("error: {e}");
+        return ExitCode::FAILURE;
+    }
+    let _guard = match telemetry::init(&config.logging, &data_dir) {
+        Ok(guard) => guard,
+        Err(e) => {
+            eprintln!("error: cannot start logging: {e:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    for warning in &loaded.warnings {
+        tracing::warn!("{warning}");
+    }
+    let app = match App::build(config).await {
+        Ok(app) => app,
+        Err(e) => {
+            tracing::error!(error = %format!("{e:#}"), "Watchpost could not start");
+            eprintln!("error: {e:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    println!(
+        "Watchpost {} listening on {}",
+        env!("CARGO_PKG_VERSION"),
+        app.url()
+    );
+    println!("Data directory: {}", app.data_dir().display());
+    tracing::info!(url = app.url(), addr = %app.addr(), data_dir = %app.data_dir().display(), "Watchpost started");
+    match app.run_until(shutdown_signal()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %format!("{e:#}"), "Watchpost stopped with an error");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+pub fn config_check(file: Option<PathBuf>) -> ExitCode {
+    match load_config(file) {
+        Ok(loaded) => {
+            let source = loaded.file.map_or_else(
+                || "defaults and environment".to_string(),
+                |f| f.display().to_string(),
+            );
+            println!("configuration is valid ({source})");
+            ExitCode::SUCCESS
+        }
+        Err(code) => code,
+    }
+}
+
+pub fn config_dump(file: Option<PathBuf>) -> ExitCode {
+    let loaded = match Config::load(&Sources::from_process(file)) {
+        Ok(loaded) => loaded,
+        Err(problems) => return report_problems(&problems),
+    };
+    match loaded.config.dump() {
+        Ok(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+pub async fn healthcheck(file: Option<PathBuf>, args: HealthcheckArgs) -> ExitCode {
+    let url = match args.url {
+        Some(url) => url,
+        None => match Config::load(&Sources::from_process(file)) {
+            Ok(loaded) => format!("{}/health", local_base_url(&loaded.config)),
+            Err(problems) => return report_problems(&problems),
+        },
+    };
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    match client::check(&url, args.insecure).await {
+        Outcome::Healthy => {
+            println!("healthy: {url}");
+            ExitCode::SUCCESS
+        }
+        Outcome::Unhealthy(status, body) => {
+            println!("unhealthy: {url} answered {status}: {}", body.trim());
+            ExitCode::FAILURE
+        }
+        Outcome::Unreachable(reason) => {
+            println!("unreachable: {url}: {reason}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The bind address as a local client reaches it (not `public_url`, which may
+/// point at a proxy in front).
+fn local_base_url(config: &Config) -> String {
+    let scheme = if config.server.tls_enabled() {
+        "https"
+    } else {
+        "http"
+    };
+    match config.server.bind_addr() {
+        Ok(addr) => format!("{scheme}://{}", crate::http::local_authority(addr)),
+        Err(_) => format!("{scheme}://{}", config.server.bind),
+    }
+}
+
+pub async fn backup(file: Option<PathBuf>, args: BackupArgs) -> ExitCode {
+    let loaded = match load_config(file) {
+        Ok(loaded) => loaded,
+        Err(code) => return code,
+    };
+    store::restrict_umask();
+    let source = loaded.config.data_dir().join(store::DB_FILE);
+    let dest = args.file.clone();
+    let tty = std::io::stderr().is_terminal();
+    let copied = tokio::task::spawn_blocking(move || {
+        let mut last = 0;
+        store::backup(&source, &dest, |p: BackupProgress| {
+            if tty && p.copied_pages != last {
+                last = p.copied_pages;
+                let pct = p.copied_pages * 100 / p.total_pages.max(1);
+                eprint!(
+                    "\rbackup: {pct:>3}% ({}/{} pages)",
+                    p.copied_pages, p.total_pages
+                );
+            }
+        })
+    })
+    .await;
+    if tty {
+        eprintln!();
+    }
+    match copied {
+        Ok(Ok(())) => {
+            println!(
+                "backup written to {} (integrity_check: ok)",
+                args.file.display()
+            );
+            ExitCode::SUCCESS
+        }
+        Ok(Err(e)) => {
+            eprintln!("error: backup failed: {e}");
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("error: backup did not finish: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+pub fn systemd_unit(file: Option<PathBuf>) -> ExitCode {
+    let loaded = match load_config(file.clone()) {
+        Ok(loaded) => loaded,
+        Err(code) => return code,
+    };
+    let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("/usr/local/bin/watchpost"));
+    let config_file = loaded.file.and_then(|f| std::path::absolute(f).ok());
+    let port = loaded.config.server.bind_addr().map_or(8080, |a| a.port());
+    print!(
+        "{}",
+        systemd::unit(
+            &exe,
+            config_file.as_deref(),
+            &loaded.config.data_dir(),
+            port
+        )
+    );
+    ExitCode::SUCCESS
+}

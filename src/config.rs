@@ -1,0 +1,93 @@
+//! Layered configuration: built-in defaults, then a TOML file, then `WATCHPOST_*`
+//! environment variables (with `*_FILE` variants that read a value from a file).
+//!
+//! Each feature owns its section type in its own module and registers it here as
+//! one field of [`Config`]; [`Config::validate`] asks every section for its
+//! problems and returns them all at once, each naming the key and saying what to
+//! do. Loading never touches the process environment directly: callers pass the
+//! variables in, so tests stay hermetic. Secrets print as `[redacted]`.
+
+mod secret;
+mod sources;
+
+use std::fmt;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::health::HealthConfig;
+use crate::http::ServerConfig;
+use crate::store::StorageConfig;
+use crate::telemetry::LoggingConfig;
+
+pub use secret::Secret;
+pub use sources::{Loaded, Sources};
+
+/// The whole effective configuration. Every section has defaults, so an empty
+/// file (or none) is a valid configuration.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub storage: StorageConfig,
+    pub logging: LoggingConfig,
+    pub health: HealthConfig,
+}
+
+/// One thing wrong with the configuration: the key and what to do about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub key: String,
+    pub message: String,
+}
+
+impl Problem {
+    pub fn new(key: impl Into<String>, message: impl Into<String>) -> Self {
+        Problem {
+            key: key.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.key, self.message)
+    }
+}
+
+/// A configuration section that can check itself. `prefix` is the section's key
+/// (`server`), so messages name the full key (`server.bind`).
+pub trait Section {
+    fn validate(&self, prefix: &str, problems: &mut Vec<Problem>);
+}
+
+impl Config {
+    /// Loads and merges all layers. Returns every problem found while reading
+    /// the layers (syntax, unreadable `*_FILE`s, wrong types).
+    pub fn load(sources: &Sources) -> Result<Loaded, Vec<Problem>> {
+        sources::load(sources)
+    }
+
+    /// Every semantic problem in the configuration, all at once.
+    pub fn validate(&self) -> Vec<Problem> {
+        let mut problems = Vec::new();
+        self.server.validate("server", &mut problems);
+        self.storage.validate("storage", &mut problems);
+        self.logging.validate("logging", &mut problems);
+        self.health.validate("health", &mut problems);
+        problems
+    }
+
+    /// The effective configuration as TOML, secrets shown as `[redacted]`.
+    pub fn dump(&self) -> anyhow::Result<String> {
+        Ok(toml::to_string_pretty(self)?)
+    }
+
+    /// The data directory as an absolute path (relative paths are resolved
+    /// against the working directory at start).
+    pub fn data_dir(&self) -> PathBuf {
+        std::path::absolute(&self.storage.data_dir)
+            .unwrap_or_else(|_| self.storage.data_dir.clone())
+    }
+}

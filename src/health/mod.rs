@@ -1,0 +1,148 @@
+//! Is this instance healthy? `GET`/`HEAD /health` answers `200
+//! {"status":"ok","version":…}` when a fresh database connection can read
+//! within 1 s, the periodic write probe (see [`task`]) last succeeded and is
+//! recent, and the data directory's filesystem keeps its minimum free space;
+//! otherwise `503 {"status":"fail","failing":[…]}`. The body never carries
+//! paths, host names or error texts: it is public. The checks run at most once
+//! a second however often the endpoint is polled.
+
+pub mod client;
+mod config;
+mod disk;
+mod repo;
+pub mod task;
+
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use actix_web::{HttpResponse, web};
+use serde::Serialize;
+
+pub use config::HealthConfig;
+pub use disk::DiskThreshold;
+
+/// A fresh verdict is computed at most this often.
+const CACHE_FOR: Duration = Duration::from_secs(1);
+/// The read probe must answer within this.
+const READ_TIMEOUT: Duration = Duration::from_secs(1);
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Failing {
+    Database,
+    Disk,
+}
+
+pub struct HealthState {
+    db_path: PathBuf,
+    data_dir: PathBuf,
+    threshold: DiskThreshold,
+    cached: Mutex<Option<(Instant, Vec<Failing>)>>,
+    refreshing: tokio::sync::Mutex<()>,
+    write_probe: Mutex<Option<(Instant, bool)>>,
+}
+
+impl HealthState {
+    pub fn new(db_path: PathBuf, data_dir: PathBuf, threshold: DiskThreshold) -> Self {
+        HealthState {
+            db_path,
+            data_dir,
+            threshold,
+            cached: Mutex::new(None),
+            refreshing: tokio::sync::Mutex::new(()),
+            write_probe: Mutex::new(None),
+        }
+    }
+
+    pub(crate) fn record_write_probe(&self, ok: bool) {
+        if let Ok(mut probe) = self.write_probe.lock() {
+            *probe = Some((Instant::now(), ok));
+        }
+    }
+
+    fn cached(&self) -> Option<Vec<Failing>> {
+        let cached = self.cached.lock().ok()?;
+        cached
+            .as_ref()
+            .filter(|(at, _)| at.elapsed() < CACHE_FOR)
+            .map(|(_, failing)| failing.clone())
+    }
+
+    /// What is failing now (empty when healthy).
+    pub async fn failing(&self) -> Vec<Failing> {
+        if let Some(failing) = self.cached() {
+            return failing;
+        }
+        let _turn = self.refreshing.lock().await;
+        if let Some(failing) = self.cached() {
+            return failing;
+        }
+        let failing = self.check().await;
+        if let Ok(mut cached) = self.cached.lock() {
+            *cached = Some((Instant::now(), failing.clone()));
+        }
+        failing
+    }
+
+    async fn check(&self) -> Vec<Failing> {
+        let mut failing = Vec::new();
+        let path = self.db_path.clone();
+        let read = tokio::time::timeout(
+            READ_TIMEOUT,
+            tokio::task::spawn_blocking(move || {
+                let conn = crate::store::open_fresh_reader(&path)?;
+                repo::read_probe(&conn)
+            }),
+        )
+        .await;
+        let read_ok = matches!(read, Ok(Ok(Ok(_))));
+        if !read_ok || !self.write_probe_ok() {
+            failing.push(Failing::Database);
+        }
+        let disk_ok =
+            disk::space_of(&self.data_dir).is_ok_and(|space| self.threshold.is_met(space));
+        if !disk_ok {
+            failing.push(Failing::Disk);
+        }
+        failing
+    }
+
+    fn write_probe_ok(&self) -> bool {
+        let Ok(probe) = self.write_probe.lock() else {
+            return false;
+        };
+        match *probe {
+            None => true,
+            Some((at, ok)) => ok && at.elapsed() < task::STALE_AFTER,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct HealthBody {
+    status: &'static str,
+    version: &'static str,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    failing: Vec<Failing>,
+}
+
+async fn health(state: web::Data<HealthState>) -> HttpResponse {
+    let failing = state.failing().await;
+    let mut response = match failing.is_empty() {
+        true => HttpResponse::Ok(),
+        false => HttpResponse::ServiceUnavailable(),
+    };
+    response
+        .insert_header(("cache-control", "no-store"))
+        .json(HealthBody {
+            status: if failing.is_empty() { "ok" } else { "fail" },
+            version: env!("CARGO_PKG_VERSION"),
+            failing,
+        })
+}
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/health", web::get().to(health))
+        .route("/health", web::head().to(health));
+}

@@ -1,0 +1,68 @@
+//! Layer 3: one log line per request, after the response: client IP, method,
+//! route *pattern* (`/assets/{path}`, so lines group by route), the raw path
+//! capped at 512 characters with secret query values redacted, status,
+//! duration in µs, response bytes and the user agent capped at 256
+//! characters. Authorization headers and cookies are never read here.
+
+use std::time::Instant;
+
+use actix_web::HttpMessage;
+use actix_web::body::{BodySize, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header;
+use actix_web::middleware::Next;
+
+use crate::http::client_ip::ClientIp;
+use crate::redact;
+
+const MAX_PATH: usize = 512;
+const MAX_USER_AGENT: usize = 256;
+
+pub async fn access_log(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let started = Instant::now();
+    let method = req.method().to_string();
+    let raw = req.uri().path_and_query().map_or("/", |pq| pq.as_str());
+    let path = cap(&redact::redact_query(raw), MAX_PATH);
+    let user_agent = req
+        .headers()
+        .get(header::USER_AGENT)
+        .map(|v| cap(&String::from_utf8_lossy(v.as_bytes()), MAX_USER_AGENT))
+        .unwrap_or_default();
+    let client_ip = req
+        .extensions()
+        .get::<ClientIp>()
+        .map(|c| c.0.to_string())
+        .unwrap_or_default();
+    let res = next.call(req).await?;
+    let route = res
+        .request()
+        .match_pattern()
+        .unwrap_or_else(|| "unmatched".to_string());
+    let bytes = match res.response().body().size() {
+        BodySize::Sized(n) => n,
+        BodySize::None | BodySize::Stream => 0,
+    };
+    tracing::info!(
+        target: "watchpost::access",
+        client_ip,
+        method,
+        route,
+        path,
+        status = res.status().as_u16(),
+        duration_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+        bytes,
+        user_agent,
+        "request"
+    );
+    Ok(res)
+}
+
+fn cap(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((end, _)) => format!("{}…", &text[..end]),
+        None => text.to_string(),
+    }
+}

@@ -1,0 +1,18 @@
+//! Watchpost: host dashboards, health checks, authentication, an audit trail,
+//! threat detection and error tracking for a small team's server, in one
+//! process. The binary (`main.rs`) only parses the command line and dispatches
+//! to [`cli`]; [`app::App`] is the server, used the same way by `main` and by
+//! the tests.
+
+pub mod app;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod error;
+pub mod health;
+pub mod http;
+pub mod redact;
+pub mod store;
+pub mod tasks;
+pub mod telemetry;
+pub mod web;

@@ -1,0 +1,31 @@
+//! The `watchpost` binary: parse the command line, start the runtime, dispatch.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use watchpost::cli::{self, Cli, Command, ConfigCommand};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let config = cli.config.clone();
+    runtime.block_on(async move {
+        match cli.command.unwrap_or(Command::Serve) {
+            Command::Serve => cli::serve(config).await,
+            Command::Config(ConfigCommand::Check) => cli::config_check(config),
+            Command::Config(ConfigCommand::Dump) => cli::config_dump(config),
+            Command::Healthcheck(args) => cli::healthcheck(config, args).await,
+            Command::Backup(args) => cli::backup(config, args).await,
+            Command::SystemdUnit => cli::systemd_unit(config),
+        }
+    })
+}

@@ -1,0 +1,51 @@
+//! The home page: what this instance is (version, installation id, when it was
+//! installed and started) and links to what it offers.
+
+use actix_web::{HttpRequest, web};
+use askama::Template;
+use askama_web::WebTemplate;
+
+use super::Layout;
+use crate::error::AppError;
+use crate::store::{Instance, Store, instance};
+
+/// When this process started, in Unix milliseconds.
+pub struct ProcessStart(pub i64);
+
+#[derive(Template, WebTemplate)]
+#[template(path = "home.html")]
+struct HomePage {
+    layout: Layout,
+    instance: Instance,
+    installed: String,
+    started: String,
+}
+
+async fn home(
+    req: HttpRequest,
+    store: web::Data<Store>,
+    start: web::Data<ProcessStart>,
+) -> Result<HomePage, AppError> {
+    let instance = store
+        .read(instance::load)
+        .await?
+        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("the instance row is missing")))?;
+    Ok(HomePage {
+        layout: Layout::new("Home", req.path()),
+        installed: utc_text(instance.created_ms),
+        started: utc_text(start.0),
+        instance,
+    })
+}
+
+fn utc_text(ms: i64) -> String {
+    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .ok()
+        .and_then(|t| t.format(&format).ok())
+        .unwrap_or_else(|| "unknown".to_string())
+}
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/", web::get().to(home));
+}

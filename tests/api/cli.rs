@@ -1,0 +1,184 @@
+//! The binary itself: exit codes, first run, signals, healthcheck, backup.
+
+use std::io::{BufRead, BufReader};
+use std::os::unix::fs::PermissionsExt;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_watchpost");
+
+fn watchpost(dir: &std::path::Path) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.current_dir(dir)
+        .env_remove("WATCHPOST_CONFIG")
+        .env("WATCHPOST_SERVER__BIND", "127.0.0.1:0")
+        .env("WATCHPOST_LOGGING__STDOUT", "false");
+    cmd
+}
+
+#[test]
+fn an_invalid_configuration_exits_2_before_anything_is_created() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("watchpost.toml"),
+        "[server]\nbind = \"0.0.0.0:80x\"\n",
+    )
+    .unwrap();
+    for args in [&["config", "check"][..], &["serve"][..], &[][..]] {
+        let out = watchpost(dir.path())
+            .env_remove("WATCHPOST_SERVER__BIND")
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("server.bind") && stderr.contains("e.g. 127.0.0.1:8080"),
+            "{stderr}"
+        );
+    }
+    assert!(!dir.path().join("data").exists(), "nothing was created");
+
+    let ok = watchpost(dir.path())
+        .env("WATCHPOST_SERVER__BIND", "127.0.0.1:9")
+        .args(["config", "check"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        ok.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+}
+
+#[test]
+fn config_dump_prints_the_effective_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = watchpost(dir.path())
+        .env("WATCHPOST_SERVER__BIND", "127.0.0.1:7777")
+        .args(["config", "dump"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("bind = \"127.0.0.1:7777\""), "{text}");
+}
+
+#[test]
+fn version_and_systemd_unit() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = watchpost(dir.path()).arg("--version").output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains(env!("CARGO_PKG_VERSION")));
+    let out = watchpost(dir.path()).arg("systemd-unit").output().unwrap();
+    let unit = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        unit.contains("NoNewPrivileges=yes")
+            && unit.contains(&format!(
+                "ReadWritePaths={}",
+                dir.path().join("data").display()
+            )),
+        "{unit}"
+    );
+}
+
+/// Starts `watchpost` in `dir`, returns the child and the URL it printed.
+fn start(dir: &std::path::Path) -> (std::process::Child, String) {
+    let mut child = watchpost(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let first = lines.next().unwrap().unwrap();
+    let url = first.rsplit(' ').next().unwrap().to_string();
+    assert!(first.contains("listening on http://127.0.0.1:"), "{first}");
+    let second = lines.next().unwrap().unwrap();
+    assert!(
+        second.starts_with("Data directory: ") && second.ends_with("/data"),
+        "{second}"
+    );
+    (child, url)
+}
+
+fn wait(child: &mut std::process::Child) -> Option<i32> {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while Instant::now() < deadline {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status.code();
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    None
+}
+
+#[test]
+fn first_run_creates_private_data_then_sigterm_exits_0() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, url) = start(dir.path());
+    let data = dir.path().join("data");
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&data), 0o700);
+    assert_eq!(mode(&data.join("watchpost.db")) & 0o077, 0);
+    assert_eq!(
+        mode(&data.join("logs").join("watchpost.log")) & 0o037,
+        0,
+        "log file 0600/0640"
+    );
+
+    let health = watchpost(dir.path())
+        .args(["healthcheck", "--url", &format!("{url}/health")])
+        .output()
+        .unwrap();
+    assert_eq!(
+        health.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&health.stdout)
+    );
+
+    let backup = dir.path().join("backup.db");
+    let out = watchpost(dir.path())
+        .args(["backup", backup.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("integrity_check: ok"));
+    let out = watchpost(dir.path())
+        .args(["backup", backup.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "an existing file is never overwritten"
+    );
+
+    let kill = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    assert_eq!(wait(&mut child), Some(0), "graceful shutdown exits 0");
+    assert!(
+        !data.join("watchpost.db-wal").exists()
+            || std::fs::metadata(data.join("watchpost.db-wal"))
+                .unwrap()
+                .len()
+                == 0,
+        "the writer flushed"
+    );
+
+    let down = watchpost(dir.path())
+        .args(["healthcheck", "--url", &format!("{url}/health")])
+        .output()
+        .unwrap();
+    assert_eq!(down.status.code(), Some(1), "nothing answers any more");
+}

@@ -1,0 +1,13 @@
+//! The one integration-test binary: each module tests one part of Watchpost
+//! through its public face (HTTP, the library API, or the CLI binary).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod backup;
+mod cli;
+mod config;
+mod health;
+mod helpers;
+mod http;
+mod logs;
+mod store;
