@@ -56,8 +56,8 @@ impl App {
                 cfg.app_data(store.clone())
                     .app_data(health.clone())
                     .app_data(start.clone());
-                web::routes(cfg);
                 health::routes(cfg);
+                web::routes(cfg);
             }
         };
         let (server, addr) = http::serve(&config.server, routes)?;

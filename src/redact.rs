@@ -10,12 +10,28 @@ use regex::Regex;
 
 pub const REDACTED: &str = "[redacted]";
 
-static SECRET_NAME: LazyLock<Option<Regex>> = LazyLock::new(|| {
-    Regex::new(
-        r"(?i)password|secret|passwd|api[-_]?key|auth|credentials|mysql_pwd|private[-_]?key|token|bearer|cookie|session",
-    )
-    .ok()
-});
+/// Sentry Relay's pattern, `password|secret|passwd|api[-_]key|apikey|auth|
+/// credentials|mysql_pwd|privatekey|private[-_]key|token|bearer`, plus cookies
+/// and sessions, as case-insensitive substrings. Plain substring checks rather
+/// than a regex: this runs for every field of every log line.
+const SECRET_NAME_PARTS: &[&str] = &[
+    "password",
+    "secret",
+    "passwd",
+    "apikey",
+    "api_key",
+    "api-key",
+    "auth",
+    "credentials",
+    "mysql_pwd",
+    "privatekey",
+    "private_key",
+    "private-key",
+    "token",
+    "bearer",
+    "cookie",
+    "session",
+];
 
 static PEM_PRIVATE_KEY: LazyLock<Option<Regex>> = LazyLock::new(|| {
     Regex::new(r"(?s)-----BEGIN[A-Z ]*PRIVATE KEY-----.*?(-----END[A-Z ]*PRIVATE KEY-----|$)").ok()
@@ -25,14 +41,15 @@ static CARD_CANDIDATE: LazyLock<Option<Regex>> =
     LazyLock::new(|| Regex::new(r"\b(?:\d[ -]?){12,18}\d\b").ok());
 
 /// Whether a field, header or parameter with this name holds a secret.
-/// When the pattern cannot be built, everything counts as secret.
 pub fn is_secret_name(name: &str) -> bool {
-    SECRET_NAME.as_ref().is_none_or(|re| re.is_match(name))
+    let lower = name.to_ascii_lowercase();
+    SECRET_NAME_PARTS.iter().any(|part| lower.contains(part))
 }
 
 /// `value` with PEM private keys and Luhn-valid card numbers replaced.
 pub fn scrub_value(value: &str) -> Cow<'_, str> {
-    if !value.contains("PRIVATE KEY") && !value.bytes().any(|b| b.is_ascii_digit()) {
+    let digits = value.bytes().filter(u8::is_ascii_digit).count();
+    if digits < 13 && !value.contains("PRIVATE KEY") {
         return Cow::Borrowed(value);
     }
     let mut out = Cow::Borrowed(value);

@@ -1,43 +1,86 @@
 //! Logging for the whole process: JSON lines (or readable text) on stdout and
 //! JSON lines in size-rotated, gzip-compressed files under `data_dir/logs/`,
-//! written through non-blocking writers that drop (and count) lines rather
-//! than ever block a request. Secret-named fields are redacted and control
+//! written by one background thread in batches; a full buffer drops (and
+//! counts) lines rather than ever blocking a request. Secret-named fields are redacted and control
 //! characters escaped in [`layer`]. The last 1,000 lines and per-level counts
 //! stay readable in-process for pages and `/metrics`.
 
 mod config;
 mod layer;
+mod line;
 mod recent;
 mod rotate;
+mod sink;
 
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
 use anyhow::Context;
-use tracing_appender::non_blocking::{ErrorCounter, NonBlocking, NonBlockingBuilder, WorkerGuard};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
 
 pub use config::LoggingConfig;
 pub use layer::{LineLayer, Sinks, StdoutFormat};
-pub use recent::{LevelCounts, RECENT_CAPACITY, Recent};
+pub use line::{FieldValue, Fields, Line};
+pub use recent::{LevelCounts, RECENT_CAPACITY, Recent, RecentLines};
+pub use sink::{LineSink, SinkGuard};
 
 /// The log file inside `data_dir/logs/`.
 pub const LOG_FILE: &str = "watchpost.log";
-/// Lines a writer may hold before it starts dropping.
-const BUFFERED_LINES: usize = 16_384;
+/// Bytes each output may hold pending before lines are dropped.
+const PENDING_BYTES: usize = 8 << 20;
 
 struct Installed {
-    recent: Arc<Recent>,
-    dropped: Vec<ErrorCounter>,
+    sinks: Arc<Sinks>,
+}
+
+tokio::task_local! {
+    /// The id of the request whose future is being polled.
+    static REQUEST_ID: String;
+}
+
+/// Runs `future` as the handling of request `id`: every line logged while it
+/// is polled carries `request_id`. (Cheaper than a tracing span per request.)
+pub async fn in_request<F: std::future::Future>(id: String, future: F) -> F::Output {
+    REQUEST_ID.scope(id, future).await
+}
+
+fn current_request_id() -> Option<String> {
+    REQUEST_ID.try_with(Clone::clone).ok()
+}
+
+/// Writes one line straight to the outputs, for hot paths (the access log)
+/// whose field names are fixed and not secret. Honours the level filter like
+/// any event; values are still scrubbed of secret-looking content.
+pub fn emit(level: tracing::Level, target: &'static str, message: &str, mut fields: Fields) {
+    let Some(installed) = INSTALLED.get() else {
+        return;
+    };
+    for (_, value) in &mut fields {
+        if let FieldValue::Text(text) = value
+            && let std::borrow::Cow::Owned(scrubbed) = crate::redact::scrub_value(text)
+        {
+            *text = scrubbed;
+        }
+    }
+    if let Some(id) = current_request_id() {
+        fields.insert(0, ("request_id", FieldValue::Text(id)));
+    }
+    let line = Line::new(
+        level.as_str(),
+        target.to_string(),
+        message.to_string(),
+        fields,
+    );
+    installed.sinks.write(&line, &level);
 }
 
 static INSTALLED: OnceLock<Installed> = OnceLock::new();
 
-/// Keeps the writer threads alive; dropping it flushes what they hold.
+/// Keeps the writer thread alive; dropping it writes out what is pending.
 pub struct TelemetryGuard {
-    _guards: Vec<WorkerGuard>,
+    _sink: SinkGuard,
 }
 
 /// Installs the process-wide subscriber. Call once, early.
@@ -45,18 +88,10 @@ pub fn init(config: &LoggingConfig, data_dir: &Path) -> anyhow::Result<Telemetry
     let filter = EnvFilter::builder()
         .parse(&config.level)
         .with_context(|| format!("logging.level {:?}", config.level))?;
-    let mut guards = Vec::new();
-    let mut dropped = Vec::new();
-    let mut writer = |w: Box<dyn std::io::Write + Send>| {
-        let (nb, guard) = NonBlockingBuilder::default()
-            .lossy(true)
-            .buffered_lines_limit(BUFFERED_LINES)
-            .finish(w);
-        dropped.push(nb.error_counter());
-        guards.push(guard);
-        nb
-    };
-    let file: Option<NonBlocking> = if config.file {
+    let recent = Arc::new(Recent::default());
+    let mut outputs: Vec<Box<dyn std::io::Write + Send>> =
+        vec![Box::new(RecentLines(recent.clone()))];
+    let file = if config.file {
         let dir = data_dir.join("logs");
         crate::store::create_private_dir(&dir)?;
         let rotating = rotate::RotatingFile::open(
@@ -65,37 +100,45 @@ pub fn init(config: &LoggingConfig, data_dir: &Path) -> anyhow::Result<Telemetry
             config.file_count,
         )
         .with_context(|| format!("opening log file in {}", dir.display()))?;
-        Some(writer(Box::new(rotating)))
+        outputs.push(Box::new(rotating));
+        Some(outputs.len() - 1)
     } else {
         None
     };
-    let stdout = config.stdout.then(|| {
+    let stdout = if config.stdout {
+        outputs.push(Box::new(std::io::stdout()));
         let format = if config.json {
             StdoutFormat::Json
         } else {
             StdoutFormat::Human
         };
-        (writer(Box::new(std::io::stdout())), format)
-    });
-    let recent = Arc::new(Recent::default());
-    let layer = LineLayer::new(Sinks {
-        recent: recent.clone(),
+        Some((outputs.len() - 1, format))
+    } else {
+        None
+    };
+    let (lines, guard) =
+        LineSink::start(outputs, PENDING_BYTES).context("starting the log writer")?;
+    let sinks = Arc::new(Sinks {
+        recent,
+        lines,
+        ring: 0,
         file,
         stdout,
     });
+    let layer = LineLayer::new(sinks.clone());
     tracing_subscriber::registry()
         .with(layer.with_filter(filter))
         .try_init()
         .context("a logging subscriber is already installed")?;
-    let _ = INSTALLED.set(Installed { recent, dropped });
-    Ok(TelemetryGuard { _guards: guards })
+    let _ = INSTALLED.set(Installed { sinks });
+    Ok(TelemetryGuard { _sink: guard })
 }
 
 /// The last [`RECENT_CAPACITY`] lines, oldest first (empty before [`init`]).
 pub fn recent_lines() -> Vec<String> {
     INSTALLED
         .get()
-        .map(|i| i.recent.lines())
+        .map(|i| i.sinks.recent.lines())
         .unwrap_or_default()
 }
 
@@ -103,14 +146,11 @@ pub fn recent_lines() -> Vec<String> {
 pub fn level_counts() -> LevelCounts {
     INSTALLED
         .get()
-        .map(|i| i.recent.counts())
+        .map(|i| i.sinks.recent.counts())
         .unwrap_or_default()
 }
 
 /// Lines dropped because a writer's buffer was full.
 pub fn dropped_lines() -> u64 {
-    INSTALLED
-        .get()
-        .map(|i| i.dropped.iter().map(|c| c.dropped_lines() as u64).sum())
-        .unwrap_or(0)
+    INSTALLED.get().map_or(0, |i| i.sinks.lines.dropped())
 }

@@ -23,7 +23,9 @@ pub struct ServerConfig {
     /// (behind a reverse proxy). Used in links Watchpost prints.
     pub public_url: Option<String>,
     pub tls: TlsConfig,
-    /// Peers (IPs or CIDRs) whose `X-Forwarded-For` / `Forwarded` headers are believed.
+    /// Peers (IPs or CIDRs) whose `X-Forwarded-For` / `Forwarded` headers are
+    /// believed. A list, or one comma-separated string (handy in the environment).
+    #[serde(deserialize_with = "list_or_comma_separated")]
     pub trusted_proxies: Vec<String>,
     pub body_limit: BodyLimits,
 }
@@ -45,6 +47,26 @@ pub struct BodyLimits {
     pub pages: ByteSize,
     /// The JSON API under `/api/`.
     pub api: ByteSize,
+}
+
+fn list_or_comma_separated<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum ListOrText {
+        List(Vec<String>),
+        Text(String),
+    }
+    Ok(match ListOrText::deserialize(deserializer)? {
+        ListOrText::List(items) => items,
+        ListOrText::Text(text) => text
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect(),
+    })
 }
 
 impl Default for ServerConfig {

@@ -1,32 +1,34 @@
-//! The one place log events become lines. Each event is rendered once as a
-//! JSON object — UTC timestamp with milliseconds, level, target, message, the
-//! fields of the spans it happened in (so `request_id` inside a request) and
-//! its own fields — with secret-named fields replaced by `[redacted]` and
-//! secret-looking values scrubbed. JSON escaping keeps control characters out
-//! of the line, so one event is always one line. The line then goes to every
-//! sink: the ring buffer, the log file, and stdout (as JSON or as text).
+//! How tracing events become lines. Each event's fields are collected once —
+//! with the fields of the spans it happened in and the `request_id` of the
+//! request it happened in — with secret-named fields replaced by `[redacted]`
+//! and secret-looking values scrubbed, then rendered (see `line.rs`) and
+//! queued for every output: the ring buffer, the log file, and stdout.
 
-use std::fmt::{self, Write as _};
-use std::io::Write;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::fmt;
 use std::sync::Arc;
 
-use serde_json::{Map, Value};
-use time::OffsetDateTime;
-use time::macros::format_description;
 use tracing::field::{Field, Visit};
 use tracing::{Event, Subscriber};
 use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::LookupSpan;
 
+use super::line::{FieldValue, Fields, Line};
 use super::recent::Recent;
+use super::sink::LineSink;
 use crate::redact;
 
-/// Where rendered lines go. Writers are non-blocking and lossy: a full buffer
-/// drops the line (and counts it) rather than stalling a request.
-pub struct Sinks<W> {
+/// Where rendered lines go: the sink's outputs, and per-level counts.
+pub struct Sinks {
     pub recent: Arc<Recent>,
-    pub file: Option<W>,
-    pub stdout: Option<(W, StdoutFormat)>,
+    pub lines: LineSink,
+    /// Sink slot of the in-memory ring of recent lines.
+    pub ring: usize,
+    /// Sink slot of the JSON log file.
+    pub file: Option<usize>,
+    /// Sink slot of standard output, and its format.
+    pub stdout: Option<(usize, StdoutFormat)>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,23 +37,22 @@ pub enum StdoutFormat {
     Json,
 }
 
-pub struct LineLayer<W> {
-    sinks: Sinks<W>,
+pub struct LineLayer {
+    sinks: Arc<Sinks>,
 }
 
-impl<W> LineLayer<W> {
-    pub fn new(sinks: Sinks<W>) -> Self {
+impl LineLayer {
+    pub fn new(sinks: Arc<Sinks>) -> Self {
         LineLayer { sinks }
     }
 }
 
 /// The fields a span was created with, kept for the events inside it.
-struct SpanFields(Map<String, Value>);
+struct SpanFields(Fields);
 
-impl<S, W> tracing_subscriber::Layer<S> for LineLayer<W>
+impl<S> tracing_subscriber::Layer<S> for LineLayer
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
-    W: Clone + Write + 'static,
 {
     fn on_new_span(
         &self,
@@ -83,115 +84,104 @@ where
 
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
         let meta = event.metadata();
-        let mut line = Map::new();
-        line.insert("ts".into(), Value::String(utc_timestamp()));
-        line.insert("level".into(), Value::String(meta.level().to_string()));
         let mut visitor = FieldVisitor::default();
         event.record(&mut visitor);
+        let mut fields = visitor.fields;
         // Events bridged from the `log` crate carry their origin as `log.*` fields.
-        let target = match visitor.fields.remove("log.target") {
-            Some(Value::String(t)) => t,
-            _ => meta.target().to_string(),
-        };
-        visitor.fields.retain(|k, _| !k.starts_with("log."));
-        line.insert("target".into(), Value::String(target));
-        let message = visitor
-            .fields
-            .remove("message")
-            .unwrap_or(Value::String(String::new()));
-        line.insert("message".into(), message);
+        let mut target = meta.target().to_string();
+        fields.retain(|(name, value)| match (*name, value) {
+            ("log.target", FieldValue::Text(t)) => {
+                target = t.clone();
+                false
+            }
+            (name, _) => !name.starts_with("log."),
+        });
+        let message = take_message(&mut fields);
+        let mut span_fields = Fields::new();
         if let Some(scope) = ctx.event_scope(event) {
             for span in scope.from_root() {
-                if let Some(fields) = span.extensions().get::<SpanFields>() {
-                    for (k, v) in &fields.0 {
-                        line.insert(k.clone(), v.clone());
-                    }
+                if let Some(own) = span.extensions().get::<SpanFields>() {
+                    span_fields.extend(
+                        own.0
+                            .iter()
+                            .filter(|(n, _)| !fields.iter().any(|(f, _)| f == n))
+                            .cloned(),
+                    );
                 }
             }
         }
-        line.extend(visitor.fields);
-        let json = Value::Object(line);
-        let rendered = json.to_string();
-        self.sinks.recent.push(meta.level(), &rendered);
-        if let Some(file) = &self.sinks.file {
-            write_line(file.clone(), &rendered);
+        if let Some(id) = super::current_request_id()
+            && !span_fields
+                .iter()
+                .chain(fields.iter())
+                .any(|(n, _)| *n == "request_id")
+        {
+            span_fields.push(("request_id", FieldValue::Text(id)));
         }
-        if let Some((stdout, format)) = &self.sinks.stdout {
-            match format {
-                StdoutFormat::Json => write_line(stdout.clone(), &rendered),
-                StdoutFormat::Human => write_line(stdout.clone(), &human(&json)),
-            }
-        }
+        span_fields.append(&mut fields);
+        self.sinks.write(
+            &Line::new(meta.level().as_str(), target, message, span_fields),
+            meta.level(),
+        );
     }
 }
 
-/// One write call per line, so a non-blocking writer queues it whole.
-fn write_line<W: Write>(mut writer: W, line: &str) {
-    let mut bytes = Vec::with_capacity(line.len() + 1);
-    bytes.extend_from_slice(line.as_bytes());
-    bytes.push(b'\n');
-    let _ = writer.write(&bytes);
-}
-
-fn utc_timestamp() -> String {
-    let format =
-        format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
-    OffsetDateTime::now_utc()
-        .format(&format)
-        .unwrap_or_default()
-}
-
-/// `ts LEVEL target: message key=value …`, control characters escaped.
-fn human(json: &Value) -> String {
-    let Value::Object(map) = json else {
-        return String::new();
-    };
-    let text = |key: &str| map.get(key).and_then(Value::as_str).unwrap_or_default();
-    let mut out = format!(
-        "{} {:>5} {}: {}",
-        text("ts"),
-        text("level"),
-        text("target"),
-        escape_controls(text("message"))
-    );
-    for (key, value) in map {
-        if matches!(key.as_str(), "ts" | "level" | "target" | "message") {
-            continue;
+impl Sinks {
+    /// Renders `line` once per format and queues it for every output.
+    pub fn write(&self, line: &Line, level: &tracing::Level) {
+        let json = line.json();
+        if let Some(slot) = self.file {
+            self.lines.push(slot, json.as_bytes());
         }
-        let _ = match value {
-            Value::String(s) if s.contains([' ', '"']) || s.is_empty() => {
-                write!(out, " {key}={s:?}")
-            }
-            Value::String(s) => write!(out, " {key}={}", escape_controls(s)),
-            other => write!(out, " {key}={other}"),
-        };
+        match self.stdout {
+            Some((slot, StdoutFormat::Json)) => self.lines.push(slot, json.as_bytes()),
+            Some((slot, StdoutFormat::Human)) => self.lines.push(slot, line.human().as_bytes()),
+            None => {}
+        }
+        self.lines.push(self.ring, json.as_bytes());
+        self.recent.count(level);
     }
-    out
 }
 
-fn escape_controls(text: &str) -> String {
-    text.chars()
-        .flat_map(|c| match c {
-            c if c.is_control() => c.escape_default().collect::<Vec<_>>(),
-            c => vec![c],
-        })
-        .collect()
+fn take_message(fields: &mut Fields) -> String {
+    match fields.iter().position(|(n, _)| *n == "message") {
+        Some(i) => match fields.remove(i).1 {
+            FieldValue::Text(t) => t,
+            other => other.to_string(),
+        },
+        None => String::new(),
+    }
 }
 
 #[derive(Default)]
 struct FieldVisitor {
-    fields: Map<String, Value>,
+    fields: Fields,
+}
+
+thread_local! {
+    /// Field names are `&'static str`s fixed at each call site, so whether one
+    /// is secret is decided once per name (keyed by its address) per thread.
+    static SECRET_NAMES: RefCell<HashMap<(usize, usize), bool>> = RefCell::new(HashMap::new());
+}
+
+fn is_secret_field(name: &'static str) -> bool {
+    SECRET_NAMES.with(|cache| {
+        *cache
+            .borrow_mut()
+            .entry((name.as_ptr() as usize, name.len()))
+            .or_insert_with(|| redact::is_secret_name(name))
+    })
 }
 
 impl FieldVisitor {
-    fn put(&mut self, field: &Field, value: Value) {
+    fn put(&mut self, field: &Field, value: FieldValue) {
         let name = field.name();
-        let value = if name != "message" && redact::is_secret_name(name) {
-            Value::String(redact::REDACTED.to_string())
+        let value = if name != "message" && is_secret_field(name) {
+            FieldValue::Text(redact::REDACTED.to_string())
         } else {
             value
         };
-        self.fields.insert(name.to_string(), value);
+        self.fields.push((name, value));
     }
 }
 
@@ -199,24 +189,24 @@ impl Visit for FieldVisitor {
     fn record_str(&mut self, field: &Field, value: &str) {
         self.put(
             field,
-            Value::String(redact::scrub_value(value).into_owned()),
+            FieldValue::Text(redact::scrub_value(value).into_owned()),
         );
     }
 
     fn record_i64(&mut self, field: &Field, value: i64) {
-        self.put(field, Value::from(value));
+        self.put(field, FieldValue::Signed(value));
     }
 
     fn record_u64(&mut self, field: &Field, value: u64) {
-        self.put(field, Value::from(value));
+        self.put(field, FieldValue::Unsigned(value));
     }
 
     fn record_f64(&mut self, field: &Field, value: f64) {
-        self.put(field, Value::from(value));
+        self.put(field, FieldValue::Float(value));
     }
 
     fn record_bool(&mut self, field: &Field, value: bool) {
-        self.put(field, Value::from(value));
+        self.put(field, FieldValue::Bool(value));
     }
 
     fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
@@ -231,6 +221,7 @@ impl Visit for FieldVisitor {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Write;
     use std::sync::Mutex;
     use tracing_subscriber::layer::SubscriberExt;
 
@@ -250,13 +241,23 @@ mod tests {
     fn capture(f: impl FnOnce()) -> (String, String) {
         let file = Capture::default();
         let stdout = Capture::default();
-        let layer = LineLayer::new(Sinks {
-            recent: Arc::new(Recent::default()),
-            file: Some(file.clone()),
-            stdout: Some((stdout.clone(), StdoutFormat::Human)),
-        });
+        let recent = Arc::new(Recent::default());
+        let outputs: Vec<Box<dyn Write + Send>> = vec![
+            Box::new(file.clone()),
+            Box::new(stdout.clone()),
+            Box::new(super::super::recent::RecentLines(recent.clone())),
+        ];
+        let (lines, guard) = LineSink::start(outputs, 1 << 20).unwrap();
+        let layer = LineLayer::new(Arc::new(Sinks {
+            recent,
+            lines,
+            ring: 2,
+            file: Some(0),
+            stdout: Some((1, StdoutFormat::Human)),
+        }));
         let subscriber = tracing_subscriber::registry().with(layer);
         tracing::subscriber::with_default(subscriber, f);
+        drop(guard);
         let text = |c: Capture| String::from_utf8(c.0.lock().unwrap().clone()).unwrap();
         (text(file), text(stdout))
     }
@@ -268,6 +269,7 @@ mod tests {
                 password = "hunter2hunter2",
                 token = "tok-123",
                 user = "ann",
+                n = 5,
                 "signing in"
             );
         });
@@ -278,11 +280,13 @@ mod tests {
             );
             assert!(out.contains("[redacted]"));
         }
-        let line: Value = serde_json::from_str(file.trim()).unwrap();
+        let line: serde_json::Value = serde_json::from_str(file.trim()).unwrap();
         assert_eq!(line["password"], "[redacted]");
         assert_eq!(line["token"], "[redacted]");
         assert_eq!(line["user"], "ann");
+        assert_eq!(line["n"], 5);
         assert_eq!(line["level"], "INFO");
+        assert_eq!(line["message"], "signing in");
         assert!(line["ts"].as_str().unwrap().ends_with('Z'));
     }
 
@@ -292,8 +296,9 @@ mod tests {
         let (file, stdout) = capture(|| tracing::warn!(user = evil, "login for {}", evil));
         assert_eq!(file.lines().count(), 1, "{file}");
         assert_eq!(stdout.lines().count(), 1, "{stdout}");
-        let line: Value = serde_json::from_str(file.trim()).unwrap();
+        let line: serde_json::Value = serde_json::from_str(file.trim()).unwrap();
         assert_eq!(line["user"], evil);
+        assert_eq!(line["message"], format!("login for {evil}"));
     }
 
     #[test]
@@ -303,7 +308,7 @@ mod tests {
             let _guard = span.enter();
             tracing::info!("inside");
         });
-        let line: Value = serde_json::from_str(file.trim()).unwrap();
+        let line: serde_json::Value = serde_json::from_str(file.trim()).unwrap();
         assert_eq!(line["request_id"], "r-1");
         assert_eq!(line["message"], "inside");
     }

@@ -4,7 +4,7 @@
 //! created `0640` (narrowed further by the process umask).
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, Write};
+use std::io::{self, BufWriter, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
@@ -15,7 +15,7 @@ pub struct RotatingFile {
     path: PathBuf,
     max_bytes: u64,
     keep: usize,
-    file: File,
+    file: BufWriter<File>,
     written: u64,
 }
 
@@ -27,7 +27,7 @@ impl RotatingFile {
             path,
             max_bytes,
             keep,
-            file,
+            file: BufWriter::new(file),
             written,
         })
     }
@@ -50,24 +50,52 @@ impl RotatingFile {
             }
             compress(&self.path, &self.rotated(1))?;
         }
-        self.file = OpenOptions::new()
-            .write(true)
-            .truncate(true)
-            .create(true)
-            .mode(0o640)
-            .open(&self.path)?;
+        self.file = BufWriter::new(
+            OpenOptions::new()
+                .write(true)
+                .truncate(true)
+                .create(true)
+                .mode(0o640)
+                .open(&self.path)?,
+        );
         self.written = 0;
         Ok(())
     }
 }
 
 impl Write for RotatingFile {
+    /// Writes `buf`, rotating first when it would pass the limit. Only whole
+    /// batches of lines are written here, so rotation never splits a line.
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        if self.written > 0 && self.written + buf.len() as u64 > self.max_bytes {
-            self.rotate()?;
+        let mut rest = buf;
+        while !rest.is_empty() {
+            let room = self.max_bytes.saturating_sub(self.written) as usize;
+            let take = match rest.len() <= room {
+                true => rest.len(),
+                // Cut at the last line end that fits; a single overlong line goes whole.
+                false => rest[..room]
+                    .iter()
+                    .rposition(|&b| b == b'\n')
+                    .map_or(0, |i| i + 1),
+            };
+            if take == 0 {
+                if self.written > 0 {
+                    self.rotate()?;
+                    continue;
+                }
+                let line_end = rest
+                    .iter()
+                    .position(|&b| b == b'\n')
+                    .map_or(rest.len(), |i| i + 1);
+                self.file.write_all(&rest[..line_end])?;
+                self.written += line_end as u64;
+                rest = &rest[line_end..];
+                continue;
+            }
+            self.file.write_all(&rest[..take])?;
+            self.written += take as u64;
+            rest = &rest[take..];
         }
-        self.file.write_all(buf)?;
-        self.written += buf.len() as u64;
         Ok(buf.len())
     }
 
@@ -94,7 +122,7 @@ fn compress(from: &Path, to: &Path) -> io::Result<()> {
         .create(true)
         .mode(0o640)
         .open(&tmp)?;
-    let mut encoder = GzEncoder::new(out, Compression::default());
+    let mut encoder = GzEncoder::new(out, Compression::fast());
     io::copy(&mut File::open(from)?, &mut encoder)?;
     encoder.finish()?.sync_all()?;
     std::fs::rename(tmp, to)
@@ -114,7 +142,16 @@ mod tests {
             file.write_all(format!("line number {i:02} of the log......\n").as_bytes())
                 .unwrap();
         }
+        let batch: String = (0..4)
+            .map(|i| format!("batched line {i} of the log...\n"))
+            .collect();
+        file.write_all(batch.as_bytes()).unwrap();
         file.flush().unwrap();
+        let current = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            current.ends_with('\n') && current.lines().all(|l| l.ends_with("...")),
+            "a batch is split only between lines: {current:?}"
+        );
         assert!(path.with_extension("log.1.gz").exists());
         assert!(path.with_extension("log.2.gz").exists());
         assert!(

@@ -48,6 +48,10 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/assets/{path:.*}", web::get().to(asset))
-        .route("/assets/{path:.*}", web::head().to(asset));
+    // A scope, so other requests are turned away by a prefix check, not a regex.
+    cfg.service(
+        web::scope("/assets")
+            .route("/{path:.*}", web::get().to(asset))
+            .route("/{path:.*}", web::head().to(asset)),
+    );
 }

@@ -85,6 +85,33 @@ fn env_values_are_typed_like_file_values() {
 }
 
 #[test]
+fn trusted_proxies_come_as_a_list_or_comma_separated() {
+    let loaded = load(
+        None,
+        &[("WATCHPOST_SERVER__TRUSTED_PROXIES", "10.0.0.0/8, 127.0.0.1")],
+    )
+    .unwrap();
+    assert_eq!(
+        loaded.config.server.trusted_proxies,
+        vec!["10.0.0.0/8", "127.0.0.1"]
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        "w.toml",
+        "[server]\ntrusted_proxies = [\"192.168.0.0/16\"]\n",
+    );
+    assert_eq!(
+        load(Some(&file), &[])
+            .unwrap()
+            .config
+            .server
+            .trusted_proxies,
+        vec!["192.168.0.0/16"]
+    );
+}
+
+#[test]
 fn file_variants_read_the_value_from_a_file() {
     let dir = tempfile::tempdir().unwrap();
     let secret = write(dir.path(), "url", "https://watch.example.com\n");

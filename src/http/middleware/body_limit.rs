@@ -40,7 +40,7 @@ pub async fn body_limit(
             return Ok(req.error_response(error).map_into_right_body());
         }
         Some(_) => {}
-        None => {
+        None if req.headers().contains_key(header::TRANSFER_ENCODING) => {
             let mut seen = 0u64;
             let limited = req.take_payload().map(move |chunk| {
                 let chunk = chunk?;
@@ -53,6 +53,7 @@ pub async fn body_limit(
             });
             req.set_payload(Payload::from(Box::pin(limited) as BodyStream));
         }
+        None => {}
     }
     Ok(next.call(req).await?.map_into_left_body())
 }

@@ -1,0 +1,221 @@
+//! Where rendered lines wait to be written. Producers append whole lines to a
+//! buffer of their own shard (threads are spread over shards, so request
+//! threads do not contend for one lock); one writer thread wakes every
+//! [`FLUSH_EVERY`] (or sooner when a buffer fills past a quarter) and writes
+//! each output's pending bytes in one call. A request never waits for a disk
+//! or a pipe, and no thread is woken per line: when a buffer is full the line
+//! is dropped and counted instead. Dropping the [`SinkGuard`] writes out what
+//! is left. Order is kept per thread; lines of different threads may
+//! interleave by up to one flush interval.
+
+use std::cell::Cell;
+use std::io::Write;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+pub const FLUSH_EVERY: Duration = Duration::from_millis(100);
+const SHARDS: usize = 8;
+
+struct Shared {
+    /// `shards[s][output]`: bytes pending from threads of shard `s`.
+    shards: Vec<Mutex<Vec<Vec<u8>>>>,
+    wake: Condvar,
+    wake_lock: Mutex<()>,
+    stopping: AtomicBool,
+    dropped: AtomicU64,
+    capacity_per_shard: usize,
+}
+
+#[derive(Clone)]
+pub struct LineSink {
+    shared: Arc<Shared>,
+}
+
+pub struct SinkGuard {
+    shared: Arc<Shared>,
+    thread: Option<JoinHandle<()>>,
+}
+
+thread_local! {
+    static SHARD: Cell<Option<usize>> = const { Cell::new(None) };
+}
+static NEXT_SHARD: AtomicUsize = AtomicUsize::new(0);
+
+fn my_shard() -> usize {
+    SHARD.with(|shard| match shard.get() {
+        Some(s) => s,
+        None => {
+            let s = NEXT_SHARD.fetch_add(1, Ordering::Relaxed) % SHARDS;
+            shard.set(Some(s));
+            s
+        }
+    })
+}
+
+impl LineSink {
+    /// Starts the writer thread for `outputs`; each may hold about `capacity` bytes pending.
+    pub fn start(
+        outputs: Vec<Box<dyn Write + Send>>,
+        capacity: usize,
+    ) -> std::io::Result<(LineSink, SinkGuard)> {
+        let shared = Arc::new(Shared {
+            shards: (0..SHARDS)
+                .map(|_| Mutex::new(outputs.iter().map(|_| Vec::new()).collect()))
+                .collect(),
+            wake: Condvar::new(),
+            wake_lock: Mutex::new(()),
+            stopping: AtomicBool::new(false),
+            dropped: AtomicU64::new(0),
+            capacity_per_shard: (capacity / SHARDS).max(1),
+        });
+        let worker = shared.clone();
+        let thread = std::thread::Builder::new()
+            .name("log-writer".into())
+            .spawn(move || write_loop(&worker, outputs))?;
+        Ok((
+            LineSink {
+                shared: shared.clone(),
+            },
+            SinkGuard {
+                shared,
+                thread: Some(thread),
+            },
+        ))
+    }
+
+    /// Queues `line` plus a newline for output `slot`, or drops and counts it.
+    pub fn push(&self, slot: usize, line: &[u8]) {
+        let shared = &self.shared;
+        let Some(shard) = shared.shards.get(my_shard()) else {
+            return;
+        };
+        let Ok(mut buffers) = shard.lock() else {
+            return;
+        };
+        let Some(buffer) = buffers.get_mut(slot) else {
+            return;
+        };
+        if buffer.len() + line.len() + 1 > shared.capacity_per_shard {
+            drop(buffers);
+            shared.dropped.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        let before = buffer.len();
+        buffer.extend_from_slice(line);
+        buffer.push(b'\n');
+        let threshold = shared.capacity_per_shard / 4;
+        let crossed = before < threshold && buffer.len() >= threshold;
+        drop(buffers);
+        if crossed {
+            shared.wake.notify_one();
+        }
+    }
+
+    /// Lines dropped because a buffer was full.
+    pub fn dropped(&self) -> u64 {
+        self.shared.dropped.load(Ordering::Relaxed)
+    }
+}
+
+fn write_loop(shared: &Shared, mut outputs: Vec<Box<dyn Write + Send>>) {
+    let mut pending: Vec<Vec<u8>> = outputs.iter().map(|_| Vec::new()).collect();
+    loop {
+        if let Ok(guard) = shared.wake_lock.lock() {
+            let _ = shared.wake.wait_timeout(guard, FLUSH_EVERY);
+        }
+        let stopping = shared.stopping.load(Ordering::Acquire);
+        for shard in &shared.shards {
+            let Ok(mut buffers) = shard.lock() else {
+                continue;
+            };
+            for (buffer, out) in buffers.iter_mut().zip(pending.iter_mut()) {
+                out.extend_from_slice(buffer);
+                buffer.clear();
+            }
+        }
+        for (bytes, output) in pending.iter_mut().zip(outputs.iter_mut()) {
+            if !bytes.is_empty() {
+                // A failing output (a full disk, a closed pipe) must not stop the others.
+                let _ = output.write_all(bytes).and_then(|()| output.flush());
+                bytes.clear();
+            }
+        }
+        if stopping {
+            return;
+        }
+    }
+}
+
+impl Drop for SinkGuard {
+    fn drop(&mut self) {
+        self.shared.stopping.store(true, Ordering::Release);
+        self.shared.wake.notify_one();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Clone, Default)]
+    struct Capture(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Capture {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn lines_are_written_whole_and_overflow_is_counted_not_waited_for() {
+        let out = Capture::default();
+        let (sink, guard) = LineSink::start(vec![Box::new(out.clone())], 64 * SHARDS).unwrap();
+        for i in 0..20 {
+            sink.push(0, format!("line {i:02}").as_bytes());
+        }
+        assert!(
+            sink.dropped() > 0,
+            "a full buffer drops lines instead of blocking"
+        );
+        drop(guard);
+        let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        assert!(text.starts_with("line 00\n"));
+        assert!(
+            text.lines().all(|l| l.len() == 7),
+            "no partial lines: {text:?}"
+        );
+        assert_eq!(text.lines().count() as u64 + sink.dropped(), 20);
+    }
+
+    #[test]
+    fn lines_from_many_threads_all_arrive() {
+        let out = Capture::default();
+        let (sink, guard) = LineSink::start(vec![Box::new(out.clone())], 1 << 20).unwrap();
+        let handles: Vec<_> = (0..4)
+            .map(|t| {
+                let sink = sink.clone();
+                std::thread::spawn(move || {
+                    for i in 0..500 {
+                        sink.push(0, format!("t{t} {i}").as_bytes());
+                    }
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap();
+        }
+        drop(guard);
+        let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        assert_eq!(text.lines().count(), 2000);
+        assert_eq!(sink.dropped(), 0);
+    }
+}
