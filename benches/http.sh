@@ -3,7 +3,8 @@
 # stack, access log on) and for a bare actix-web hello-world built from this
 # repository (benches/bare_actix.rs), measured alternately in the same run with
 # wrk; prints the medians and their ratio. Also prints Watchpost's RSS after
-# 60 s idle and the stripped release binary's size.
+# 60 s idle and the stripped release binary's size. A third server, Watchpost
+# with logging.level=warn, shows what the per-request access log costs.
 #
 # Knobs: ROUNDS (5), DURATION (10s), CONNECTIONS (64), THREADS (2), IDLE_SECS (60).
 set -euo pipefail
@@ -19,9 +20,11 @@ out="$root/target/bench"
 mkdir -p "$out"
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
-if ! command -v wrk >/dev/null; then
+missing=()
+for tool in wrk curl python3; do command -v "$tool" >/dev/null || missing+=("$tool"); done
+if [ ${#missing[@]} -gt 0 ]; then
   as_root apt-get update -qq
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends wrk >/dev/null
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
 cargo build --release --locked
@@ -33,9 +36,10 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
 
-start_watchpost() { # name port
+start_watchpost() { # name port [log level]
   mkdir -p "$work/$1"
-  (cd "$work/$1" && WATCHPOST_SERVER__BIND="127.0.0.1:$2" exec "$root/target/release/watchpost") >"$work/$1.log" 2>&1 &
+  (cd "$work/$1" && WATCHPOST_SERVER__BIND="127.0.0.1:$2" WATCHPOST_LOGGING__LEVEL="${3:-info}" \
+    exec "$root/target/release/watchpost") >"$work/$1.log" 2>&1 &
   pids+=($!)
   echo $!
 }
@@ -46,10 +50,12 @@ idle_pid=$(start_watchpost idle "$idle_port")
 idle_started=$(date +%s)
 wp_port=$(free_port)
 start_watchpost loaded "$wp_port" >/dev/null
+quiet_port=$(free_port)
+start_watchpost quiet "$quiet_port" warn >/dev/null
 bare_port=$(free_port)
 "$root/target/release/bare-actix" "127.0.0.1:$bare_port" >/dev/null 2>&1 &
 pids+=($!)
-wait_up "$idle_port"; wait_up "$wp_port"; wait_up "$bare_port"
+wait_up "$idle_port"; wait_up "$wp_port"; wait_up "$quiet_port"; wait_up "$bare_port"
 
 rps() { # port
   wrk -t"$threads" -c"$connections" -d"$duration" "http://127.0.0.1:$1/health" | awk '/Requests\/sec/ {print $2}'
@@ -60,13 +66,14 @@ wrk -t1 -c8 -d2s "http://127.0.0.1:$wp_port/health" >/dev/null
 wrk -t1 -c8 -d2s "http://127.0.0.1:$bare_port/health" >/dev/null
 
 : >"$out/rounds.txt"
+echo "round bare watchpost watchpost-access-log-off"
 for r in $(seq 1 "$rounds"); do
   if [ $((r % 2)) -eq 1 ]; then
-    b=$(rps "$bare_port"); w=$(rps "$wp_port")
+    b=$(rps "$bare_port"); w=$(rps "$wp_port"); q=$(rps "$quiet_port")
   else
-    w=$(rps "$wp_port"); b=$(rps "$bare_port")
+    q=$(rps "$quiet_port"); w=$(rps "$wp_port"); b=$(rps "$bare_port")
   fi
-  echo "$r $b $w" | tee -a "$out/rounds.txt"
+  echo "$r $b $w $q" | tee -a "$out/rounds.txt"
 done
 
 now=$(date +%s)
@@ -79,12 +86,14 @@ import statistics, sys
 rows = [line.split() for line in open(sys.argv[1]) if line.strip()]
 bare = statistics.median(float(r[1]) for r in rows)
 wp = statistics.median(float(r[2]) for r in rows)
+quiet = statistics.median(float(r[3]) for r in rows)
 rss_mb = int(sys.argv[2]) / 1024
 size_mb = int(sys.argv[3]) / 1e6
 print(f"rounds: {len(rows)}")
 print(f"bare actix-web  /health median: {bare:,.0f} req/s")
 print(f"watchpost       /health median: {wp:,.0f} req/s")
 print(f"ratio watchpost/bare: {wp / bare:.3f}  (goal >= 0.85)")
+print(f"watchpost, access log off (logging.level=warn): {quiet:,.0f} req/s, ratio {quiet / bare:.3f}")
 print(f"idle RSS after 60 s: {rss_mb:.1f} MB  (goal <= 30 MB)")
 print(f"stripped binary: {size_mb:.1f} MB  (goal <= 25 MB)")
 PY

@@ -1,9 +1,10 @@
 //! Logging for the whole process: JSON lines (or readable text) on stdout and
 //! JSON lines in size-rotated, gzip-compressed files under `data_dir/logs/`,
 //! written by one background thread in batches; a full buffer drops (and
-//! counts) lines rather than ever blocking a request. Secret-named fields are redacted and control
-//! characters escaped in [`layer`]. The last 1,000 lines and per-level counts
-//! stay readable in-process for pages and `/metrics`.
+//! counts) lines rather than ever blocking a request. Secret-named fields are
+//! redacted and control characters escaped (`layer.rs`, `line.rs`). The last
+//! 1,000 lines and per-level counts stay readable in-process for pages and
+//! `/metrics`.
 
 mod config;
 mod layer;
@@ -21,10 +22,10 @@ use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
 
 pub use config::LoggingConfig;
-pub use layer::{LineLayer, Sinks, StdoutFormat};
+pub use layer::{LineLayer, Sinks};
 pub use line::{FieldValue, Fields, Line};
 pub use recent::{LevelCounts, RECENT_CAPACITY, Recent, RecentLines};
-pub use sink::{LineSink, SinkGuard};
+pub use sink::{LineSink, SinkGuard, Tee};
 
 /// The log file inside `data_dir/logs/`.
 pub const LOG_FILE: &str = "watchpost.log";
@@ -89,9 +90,8 @@ pub fn init(config: &LoggingConfig, data_dir: &Path) -> anyhow::Result<Telemetry
         .parse(&config.level)
         .with_context(|| format!("logging.level {:?}", config.level))?;
     let recent = Arc::new(Recent::default());
-    let mut outputs: Vec<Box<dyn std::io::Write + Send>> =
-        vec![Box::new(RecentLines(recent.clone()))];
-    let file = if config.file {
+    let mut json: Vec<Box<dyn std::io::Write + Send>> = vec![Box::new(RecentLines(recent.clone()))];
+    if config.file {
         let dir = data_dir.join("logs");
         crate::store::create_private_dir(&dir)?;
         let rotating = rotate::RotatingFile::open(
@@ -100,30 +100,23 @@ pub fn init(config: &LoggingConfig, data_dir: &Path) -> anyhow::Result<Telemetry
             config.file_count,
         )
         .with_context(|| format!("opening log file in {}", dir.display()))?;
-        outputs.push(Box::new(rotating));
-        Some(outputs.len() - 1)
-    } else {
-        None
-    };
-    let stdout = if config.stdout {
+        json.push(Box::new(rotating));
+    }
+    if config.stdout && config.json {
+        json.push(Box::new(std::io::stdout()));
+    }
+    let mut outputs: Vec<Box<dyn std::io::Write + Send>> = vec![Box::new(Tee(json))];
+    let human = (config.stdout && !config.json).then(|| {
         outputs.push(Box::new(std::io::stdout()));
-        let format = if config.json {
-            StdoutFormat::Json
-        } else {
-            StdoutFormat::Human
-        };
-        Some((outputs.len() - 1, format))
-    } else {
-        None
-    };
+        outputs.len() - 1
+    });
     let (lines, guard) =
         LineSink::start(outputs, PENDING_BYTES).context("starting the log writer")?;
     let sinks = Arc::new(Sinks {
         recent,
         lines,
-        ring: 0,
-        file,
-        stdout,
+        json: 0,
+        human,
     });
     let layer = LineLayer::new(sinks.clone());
     tracing_subscriber::registry()

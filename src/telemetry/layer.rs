@@ -23,18 +23,10 @@ use crate::redact;
 pub struct Sinks {
     pub recent: Arc<Recent>,
     pub lines: LineSink,
-    /// Sink slot of the in-memory ring of recent lines.
-    pub ring: usize,
-    /// Sink slot of the JSON log file.
-    pub file: Option<usize>,
-    /// Sink slot of standard output, and its format.
-    pub stdout: Option<(usize, StdoutFormat)>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StdoutFormat {
-    Human,
-    Json,
+    /// Sink slot that takes JSON lines (the ring, the log file, JSON stdout, teed).
+    pub json: usize,
+    /// Sink slot of readable-text stdout, when stdout is not JSON.
+    pub human: Option<usize>,
 }
 
 pub struct LineLayer {
@@ -129,16 +121,10 @@ where
 impl Sinks {
     /// Renders `line` once per format and queues it for every output.
     pub fn write(&self, line: &Line, level: &tracing::Level) {
-        let json = line.json();
-        if let Some(slot) = self.file {
-            self.lines.push(slot, json.as_bytes());
+        self.lines.push(self.json, line.json().as_bytes());
+        if let Some(slot) = self.human {
+            self.lines.push(slot, line.human().as_bytes());
         }
-        match self.stdout {
-            Some((slot, StdoutFormat::Json)) => self.lines.push(slot, json.as_bytes()),
-            Some((slot, StdoutFormat::Human)) => self.lines.push(slot, line.human().as_bytes()),
-            None => {}
-        }
-        self.lines.push(self.ring, json.as_bytes());
         self.recent.count(level);
     }
 }
@@ -242,18 +228,17 @@ mod tests {
         let file = Capture::default();
         let stdout = Capture::default();
         let recent = Arc::new(Recent::default());
-        let outputs: Vec<Box<dyn Write + Send>> = vec![
+        let json = super::super::sink::Tee(vec![
             Box::new(file.clone()),
-            Box::new(stdout.clone()),
             Box::new(super::super::recent::RecentLines(recent.clone())),
-        ];
+        ]);
+        let outputs: Vec<Box<dyn Write + Send>> = vec![Box::new(json), Box::new(stdout.clone())];
         let (lines, guard) = LineSink::start(outputs, 1 << 20).unwrap();
         let layer = LineLayer::new(Arc::new(Sinks {
             recent,
             lines,
-            ring: 2,
-            file: Some(0),
-            stdout: Some((1, StdoutFormat::Human)),
+            json: 0,
+            human: Some(1),
         }));
         let subscriber = tracing_subscriber::registry().with(layer);
         tracing::subscriber::with_default(subscriber, f);

@@ -148,6 +148,27 @@ fn write_loop(shared: &Shared, mut outputs: Vec<Box<dyn Write + Send>>) {
     }
 }
 
+/// One output that writes each batch to several: the JSON lines go to the
+/// ring, the file and JSON stdout from one buffer.
+pub struct Tee(pub Vec<Box<dyn Write + Send>>);
+
+impl Write for Tee {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        for output in &mut self.0 {
+            // One failing output (a full disk) must not starve the others.
+            let _ = output.write_all(buf);
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        for output in &mut self.0 {
+            let _ = output.flush();
+        }
+        Ok(())
+    }
+}
+
 impl Drop for SinkGuard {
     fn drop(&mut self) {
         self.shared.stopping.store(true, Ordering::Release);

@@ -26,6 +26,8 @@ apt_install() {
 }
 
 apt_install chromium
+command -v node >/dev/null && command -v npm >/dev/null || apt_install nodejs npm
+command -v python3 >/dev/null || apt_install python3
 if [ ! -d "$node_dir/node_modules/playwright-core" ]; then
   say "npm install playwright-core"
   [ -f "$node_dir/package.json" ] || echo '{"private": true}' > "$node_dir/package.json"
