@@ -6,6 +6,8 @@
 //! 1,000 lines and per-level counts stay readable in-process for pages and
 //! `/metrics`.
 
+#[cfg(test)]
+mod capture;
 mod config;
 mod layer;
 mod line;
@@ -22,7 +24,7 @@ use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
 
 pub use config::LoggingConfig;
-pub use layer::{LineLayer, Sinks};
+pub use layer::{LineLayer, Sinks, StdoutFormat};
 pub use line::{FieldValue, Fields, Line};
 pub use recent::{LevelCounts, RECENT_CAPACITY, Recent, RecentLines};
 pub use sink::{LineSink, SinkGuard, Tee};
@@ -34,6 +36,8 @@ const PENDING_BYTES: usize = 8 << 20;
 
 struct Installed {
     sinks: Arc<Sinks>,
+    /// Whether hot-path lines (the access log) also go to stdout.
+    emit_to_stdout: bool,
 }
 
 tokio::task_local! {
@@ -52,8 +56,10 @@ fn current_request_id() -> Option<String> {
 }
 
 /// Writes one line straight to the outputs, for hot paths (the access log)
-/// whose field names are fixed and not secret. Honours the level filter like
-/// any event; values are still scrubbed of secret-looking content.
+/// whose field names are fixed and not secret. Callers check the level filter
+/// first (`tracing::enabled!`); values are still scrubbed of secret-looking
+/// content. The line goes to the ring and the log file, and to stdout only
+/// when `logging.access_stdout` is on or there is no log file.
 pub fn emit(level: tracing::Level, target: &'static str, message: &str, mut fields: Fields) {
     let Some(installed) = INSTALLED.get() else {
         return;
@@ -74,7 +80,9 @@ pub fn emit(level: tracing::Level, target: &'static str, message: &str, mut fiel
         message.to_string(),
         fields,
     );
-    installed.sinks.write(&line, &level);
+    installed
+        .sinks
+        .write(&line, &level, installed.emit_to_stdout);
 }
 
 static INSTALLED: OnceLock<Installed> = OnceLock::new();
@@ -102,13 +110,15 @@ pub fn init(config: &LoggingConfig, data_dir: &Path) -> anyhow::Result<Telemetry
         .with_context(|| format!("opening log file in {}", dir.display()))?;
         json.push(Box::new(rotating));
     }
-    if config.stdout && config.json {
-        json.push(Box::new(std::io::stdout()));
-    }
     let mut outputs: Vec<Box<dyn std::io::Write + Send>> = vec![Box::new(Tee(json))];
-    let human = (config.stdout && !config.json).then(|| {
+    let stdout = config.stdout.then(|| {
         outputs.push(Box::new(std::io::stdout()));
-        outputs.len() - 1
+        let format = if config.json {
+            StdoutFormat::Json
+        } else {
+            StdoutFormat::Human
+        };
+        (outputs.len() - 1, format)
     });
     let (lines, guard) =
         LineSink::start(outputs, PENDING_BYTES).context("starting the log writer")?;
@@ -116,14 +126,17 @@ pub fn init(config: &LoggingConfig, data_dir: &Path) -> anyhow::Result<Telemetry
         recent,
         lines,
         json: 0,
-        human,
+        stdout,
     });
     let layer = LineLayer::new(sinks.clone());
     tracing_subscriber::registry()
         .with(layer.with_filter(filter))
         .try_init()
         .context("a logging subscriber is already installed")?;
-    let _ = INSTALLED.set(Installed { sinks });
+    let _ = INSTALLED.set(Installed {
+        sinks,
+        emit_to_stdout: config.access_stdout || !config.file,
+    });
     Ok(TelemetryGuard { _sink: guard })
 }
 

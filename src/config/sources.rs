@@ -116,6 +116,7 @@ fn env_layer(
     problems: &mut Vec<Problem>,
     warnings: &mut Vec<String>,
 ) -> Dict {
+    let known = known_keys();
     let mut layer = Dict::new();
     let mut plain = BTreeSet::new();
     let mut from_files = Vec::new();
@@ -132,7 +133,11 @@ fn env_layer(
             ));
             continue;
         }
-        match rest.strip_suffix("_FILE") {
+        // A key that itself ends in `_file` (`logging.file`) is a plain value.
+        match rest
+            .strip_suffix("_FILE")
+            .filter(|_| !known.contains(&env_key(rest)))
+        {
             Some(base) => from_files.push((name, env_key(base), value)),
             None => {
                 plain.insert(env_key(rest));
@@ -160,6 +165,28 @@ fn env_layer(
         }
     }
     layer
+}
+
+/// Every key the configuration defines, dotted (`server.tls.cert`).
+fn known_keys() -> BTreeSet<String> {
+    fn walk(value: &Value, prefix: &str, out: &mut BTreeSet<String>) {
+        if let Value::Dict(_, dict) = value {
+            for (key, child) in dict {
+                let path = if prefix.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{prefix}.{key}")
+                };
+                walk(child, &path, out);
+                out.insert(path);
+            }
+        }
+    }
+    let mut out = BTreeSet::new();
+    if let Ok(defaults) = Value::serialize(Config::default()) {
+        walk(&defaults, "", &mut out);
+    }
+    out
 }
 
 /// `SERVER__BODY_LIMIT__API` → `server.body_limit.api`.

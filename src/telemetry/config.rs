@@ -16,6 +16,9 @@ pub struct LoggingConfig {
     pub json: bool,
     /// Write JSON lines to `data_dir/logs/watchpost.log`.
     pub file: bool,
+    /// Also write the access log (one line per request) to stdout. Off by
+    /// default so the journal is not flooded; always on when `file` is off.
+    pub access_stdout: bool,
     /// Rotate the log file when it reaches this size.
     pub file_max_size: ByteSize,
     /// Rotated, gzip-compressed files to keep.
@@ -29,6 +32,7 @@ impl Default for LoggingConfig {
             stdout: true,
             json: false,
             file: true,
+            access_stdout: false,
             file_max_size: ByteSize::mib(10),
             file_count: 5,
         }

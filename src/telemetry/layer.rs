@@ -23,10 +23,16 @@ use crate::redact;
 pub struct Sinks {
     pub recent: Arc<Recent>,
     pub lines: LineSink,
-    /// Sink slot that takes JSON lines (the ring, the log file, JSON stdout, teed).
+    /// Sink slot that takes JSON lines for the ring and the log file (teed).
     pub json: usize,
-    /// Sink slot of readable-text stdout, when stdout is not JSON.
-    pub human: Option<usize>,
+    /// Sink slot of standard output, and its format.
+    pub stdout: Option<(usize, StdoutFormat)>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StdoutFormat {
+    Human,
+    Json,
 }
 
 pub struct LineLayer {
@@ -114,16 +120,24 @@ where
         self.sinks.write(
             &Line::new(meta.level().as_str(), target, message, span_fields),
             meta.level(),
+            true,
         );
     }
 }
 
 impl Sinks {
     /// Renders `line` once per format and queues it for every output.
-    pub fn write(&self, line: &Line, level: &tracing::Level) {
-        self.lines.push(self.json, line.json().as_bytes());
-        if let Some(slot) = self.human {
-            self.lines.push(slot, line.human().as_bytes());
+    /// Renders `line` once per format and queues it for the ring and the file,
+    /// and for stdout when `to_stdout`.
+    pub fn write(&self, line: &Line, level: &tracing::Level, to_stdout: bool) {
+        let json = line.json();
+        self.lines.push(self.json, json.as_bytes());
+        match self.stdout {
+            Some((slot, StdoutFormat::Json)) if to_stdout => self.lines.push(slot, json.as_bytes()),
+            Some((slot, StdoutFormat::Human)) if to_stdout => {
+                self.lines.push(slot, line.human().as_bytes())
+            }
+            _ => {}
         }
         self.recent.count(level);
     }
@@ -207,22 +221,9 @@ impl Visit for FieldVisitor {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::telemetry::capture::Capture;
     use std::io::Write;
-    use std::sync::Mutex;
     use tracing_subscriber::layer::SubscriberExt;
-
-    #[derive(Clone, Default)]
-    struct Capture(Arc<Mutex<Vec<u8>>>);
-
-    impl Write for Capture {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
 
     fn capture(f: impl FnOnce()) -> (String, String) {
         let file = Capture::default();
@@ -238,13 +239,12 @@ mod tests {
             recent,
             lines,
             json: 0,
-            human: Some(1),
+            stdout: Some((1, StdoutFormat::Human)),
         }));
         let subscriber = tracing_subscriber::registry().with(layer);
         tracing::subscriber::with_default(subscriber, f);
         drop(guard);
-        let text = |c: Capture| String::from_utf8(c.0.lock().unwrap().clone()).unwrap();
-        (text(file), text(stdout))
+        (file.text(), stdout.text())
     }
 
     #[test]
@@ -284,6 +284,34 @@ mod tests {
         let line: serde_json::Value = serde_json::from_str(file.trim()).unwrap();
         assert_eq!(line["user"], evil);
         assert_eq!(line["message"], format!("login for {evil}"));
+    }
+
+    #[test]
+    fn hot_path_lines_can_skip_stdout_but_never_the_file() {
+        let file = Capture::default();
+        let stdout = Capture::default();
+        let recent = Arc::new(Recent::default());
+        let json = super::super::sink::Tee(vec![Box::new(file.clone())]);
+        let outputs: Vec<Box<dyn Write + Send>> = vec![Box::new(json), Box::new(stdout.clone())];
+        let (lines, guard) = LineSink::start(outputs, 1 << 20).unwrap();
+        let sinks = Sinks {
+            recent,
+            lines,
+            json: 0,
+            stdout: Some((1, StdoutFormat::Json)),
+        };
+        let line = Line::new(
+            "INFO",
+            "watchpost::access".into(),
+            "request".into(),
+            Vec::new(),
+        );
+        sinks.write(&line, &tracing::Level::INFO, false);
+        sinks.write(&line, &tracing::Level::INFO, true);
+        drop(guard);
+        assert_eq!(file.text().lines().count(), 2);
+        assert_eq!(stdout.text().lines().count(), 1);
+        assert_eq!(sinks.recent.counts().info, 2);
     }
 
     #[test]

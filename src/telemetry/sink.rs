@@ -182,19 +182,7 @@ impl Drop for SinkGuard {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[derive(Clone, Default)]
-    struct Capture(Arc<Mutex<Vec<u8>>>);
-
-    impl Write for Capture {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
+    use crate::telemetry::capture::Capture;
 
     #[test]
     fn lines_are_written_whole_and_overflow_is_counted_not_waited_for() {
@@ -208,7 +196,7 @@ mod tests {
             "a full buffer drops lines instead of blocking"
         );
         drop(guard);
-        let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        let text = out.text();
         assert!(text.starts_with("line 00\n"));
         assert!(
             text.lines().all(|l| l.len() == 7),
@@ -235,7 +223,7 @@ mod tests {
             h.join().unwrap();
         }
         drop(guard);
-        let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        let text = out.text();
         assert_eq!(text.lines().count(), 2000);
         assert_eq!(sink.dropped(), 0);
     }

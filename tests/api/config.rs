@@ -85,6 +85,12 @@ fn env_values_are_typed_like_file_values() {
 }
 
 #[test]
+fn keys_that_end_in_file_are_plain_values_not_file_references() {
+    let loaded = load(None, &[("WATCHPOST_LOGGING__FILE", "false")]).unwrap();
+    assert!(!loaded.config.logging.file);
+}
+
+#[test]
 fn trusted_proxies_come_as_a_list_or_comma_separated() {
     let loaded = load(
         None,
