@@ -15,6 +15,7 @@ mod recent;
 mod rotate;
 mod sink;
 
+use std::borrow::Cow;
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
@@ -60,26 +61,26 @@ fn current_request_id() -> Option<String> {
 /// first (`tracing::enabled!`); values are still scrubbed of secret-looking
 /// content. The line goes to the ring and the log file, and to stdout only
 /// when `logging.access_stdout` is on or there is no log file.
-pub fn emit(level: tracing::Level, target: &'static str, message: &str, mut fields: Fields) {
+pub fn emit(
+    level: tracing::Level,
+    target: &'static str,
+    message: &'static str,
+    mut fields: Fields<'_>,
+) {
     let Some(installed) = INSTALLED.get() else {
         return;
     };
     for (_, value) in &mut fields {
         if let FieldValue::Text(text) = value
-            && let std::borrow::Cow::Owned(scrubbed) = crate::redact::scrub_value(text)
+            && let Cow::Owned(scrubbed) = crate::redact::scrub_value(text)
         {
-            *text = scrubbed;
+            *text = Cow::Owned(scrubbed);
         }
     }
     if let Some(id) = current_request_id() {
-        fields.insert(0, ("request_id", FieldValue::Text(id)));
+        fields.insert(0, ("request_id", FieldValue::Text(Cow::Owned(id))));
     }
-    let line = Line::new(
-        level.as_str(),
-        target.to_string(),
-        message.to_string(),
-        fields,
-    );
+    let line = Line::new(level.as_str(), target, message, fields);
     installed
         .sinks
         .write(&line, &level, installed.emit_to_stdout);

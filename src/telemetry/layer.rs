@@ -4,6 +4,7 @@
 //! and secret-looking values scrubbed, then rendered (see `line.rs`) and
 //! queued for every output: the ring buffer, the log file, and stdout.
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fmt;
@@ -46,7 +47,7 @@ impl LineLayer {
 }
 
 /// The fields a span was created with, kept for the events inside it.
-struct SpanFields(Fields);
+struct SpanFields(Fields<'static>);
 
 impl<S> tracing_subscriber::Layer<S> for LineLayer
 where
@@ -89,7 +90,7 @@ where
         let mut target = meta.target().to_string();
         fields.retain(|(name, value)| match (*name, value) {
             ("log.target", FieldValue::Text(t)) => {
-                target = t.clone();
+                target = t.to_string();
                 false
             }
             (name, _) => !name.starts_with("log."),
@@ -114,7 +115,7 @@ where
                 .chain(fields.iter())
                 .any(|(n, _)| *n == "request_id")
         {
-            span_fields.push(("request_id", FieldValue::Text(id)));
+            span_fields.push(("request_id", FieldValue::Text(Cow::Owned(id))));
         }
         span_fields.append(&mut fields);
         self.sinks.write(
@@ -143,10 +144,10 @@ impl Sinks {
     }
 }
 
-fn take_message(fields: &mut Fields) -> String {
+fn take_message(fields: &mut Fields<'static>) -> String {
     match fields.iter().position(|(n, _)| *n == "message") {
         Some(i) => match fields.remove(i).1 {
-            FieldValue::Text(t) => t,
+            FieldValue::Text(t) => t.into_owned(),
             other => other.to_string(),
         },
         None => String::new(),
@@ -155,7 +156,7 @@ fn take_message(fields: &mut Fields) -> String {
 
 #[derive(Default)]
 struct FieldVisitor {
-    fields: Fields,
+    fields: Fields<'static>,
 }
 
 thread_local! {
@@ -174,10 +175,10 @@ fn is_secret_field(name: &'static str) -> bool {
 }
 
 impl FieldVisitor {
-    fn put(&mut self, field: &Field, value: FieldValue) {
+    fn put(&mut self, field: &Field, value: FieldValue<'static>) {
         let name = field.name();
         let value = if name != "message" && is_secret_field(name) {
-            FieldValue::Text(redact::REDACTED.to_string())
+            FieldValue::Text(Cow::Borrowed(redact::REDACTED))
         } else {
             value
         };
@@ -189,7 +190,7 @@ impl Visit for FieldVisitor {
     fn record_str(&mut self, field: &Field, value: &str) {
         self.put(
             field,
-            FieldValue::Text(redact::scrub_value(value).into_owned()),
+            FieldValue::Text(Cow::Owned(redact::scrub_value(value).into_owned())),
         );
     }
 
@@ -300,12 +301,7 @@ mod tests {
             json: 0,
             stdout: Some((1, StdoutFormat::Json)),
         };
-        let line = Line::new(
-            "INFO",
-            "watchpost::access".into(),
-            "request".into(),
-            Vec::new(),
-        );
+        let line = Line::new("INFO", "watchpost::access", "request", Vec::new());
         sinks.write(&line, &tracing::Level::INFO, false);
         sinks.write(&line, &tracing::Level::INFO, true);
         drop(guard);

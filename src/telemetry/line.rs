@@ -3,6 +3,7 @@
 //! control character out of the line, and the text form escapes them too, so
 //! one event is always one line.
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::fmt::{self, Write as _};
 use std::io::Write as _;
@@ -10,33 +11,38 @@ use std::io::Write as _;
 use time::OffsetDateTime;
 use time::macros::format_description;
 
-/// A field value as it is written.
+/// A field value as it is written. Text may borrow, so hot paths need not copy.
 #[derive(Debug, Clone)]
-pub enum FieldValue {
-    Text(String),
+pub enum FieldValue<'a> {
+    Text(Cow<'a, str>),
     Signed(i64),
     Unsigned(u64),
     Float(f64),
     Bool(bool),
 }
 
-pub type Fields = Vec<(&'static str, FieldValue)>;
+pub type Fields<'a> = Vec<(&'static str, FieldValue<'a>)>;
 
-pub struct Line {
+pub struct Line<'a> {
     pub ts: String,
     pub level: &'static str,
-    pub target: String,
-    pub message: String,
-    pub fields: Fields,
+    pub target: Cow<'a, str>,
+    pub message: Cow<'a, str>,
+    pub fields: Fields<'a>,
 }
 
-impl Line {
-    pub fn new(level: &'static str, target: String, message: String, fields: Fields) -> Self {
+impl<'a> Line<'a> {
+    pub fn new(
+        level: &'static str,
+        target: impl Into<Cow<'a, str>>,
+        message: impl Into<Cow<'a, str>>,
+        fields: Fields<'a>,
+    ) -> Self {
         Line {
             ts: utc_timestamp(),
             level,
-            target,
-            message,
+            target: target.into(),
+            message: message.into(),
             fields,
         }
     }
@@ -103,7 +109,7 @@ impl Line {
     }
 }
 
-impl fmt::Display for FieldValue {
+impl fmt::Display for FieldValue<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             FieldValue::Text(t) => f.write_str(t),
@@ -164,8 +170,8 @@ mod tests {
     fn both_renderings_stay_on_one_line() {
         let line = Line::new(
             "WARN",
-            "t".into(),
-            "a\r\nb".into(),
+            "t",
+            "a\r\nb",
             vec![
                 ("user", FieldValue::Text("x\ny".into())),
                 ("n", FieldValue::Unsigned(3)),

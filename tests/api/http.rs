@@ -275,3 +275,42 @@ async fn forwarded_for_is_believed_only_from_trusted_proxies() {
     );
     behind_proxy.stop().await;
 }
+
+#[tokio::test]
+async fn https_is_served_with_hsts_when_a_certificate_is_configured() {
+    let dir = tempfile::tempdir().unwrap();
+    let cert =
+        rcgen::generate_simple_self_signed(vec!["localhost".to_string(), "127.0.0.1".to_string()])
+            .unwrap();
+    let (cert_path, key_path) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert_path, cert.cert.pem()).unwrap();
+    std::fs::write(&key_path, cert.signing_key.serialize_pem()).unwrap();
+    let app = spawn_app_with(|c| {
+        c.server.tls.cert = Some(cert_path.clone());
+        c.server.tls.key = Some(key_path.clone());
+    })
+    .await;
+    assert!(app.url.starts_with("https://"), "{}", app.url);
+    let trusting = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(cert.cert.pem().as_bytes()).unwrap())
+        .build()
+        .unwrap();
+    let res = trusting
+        .get(format!("https://localhost:{}/health", app.addr.port()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_security_headers(&res);
+    assert_eq!(
+        res.headers()["strict-transport-security"],
+        "max-age=63072000; includeSubDomains",
+        "HSTS only over HTTPS"
+    );
+    let plain = reqwest::get(format!("http://127.0.0.1:{}/health", app.addr.port())).await;
+    assert!(
+        plain.is_err() || plain.unwrap().status() != 200,
+        "no plain HTTP on the TLS port"
+    );
+    app.stop().await;
+}
