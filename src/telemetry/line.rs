@@ -121,9 +121,21 @@ impl fmt::Display for FieldValue<'_> {
     }
 }
 
-/// A JSON string literal; serde_json escapes quotes, backslashes and every control character.
+/// A JSON string literal. Most values need no escaping and are copied as
+/// they are; anything with a quote, backslash or control character goes
+/// through serde_json, which escapes all of them.
 fn json_str(out: &mut Vec<u8>, text: &str) {
-    let _ = serde_json::to_writer(out, text);
+    if text
+        .bytes()
+        .all(|b| b >= 0x20 && b != b'"' && b != b'\\' && b != 0x7f)
+    {
+        out.reserve(text.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(text.as_bytes());
+        out.push(b'"');
+    } else {
+        let _ = serde_json::to_writer(out, text);
+    }
 }
 
 fn push_escaped(out: &mut String, text: &str) {

@@ -14,10 +14,20 @@ use tracing::Level;
 
 pub const RECENT_CAPACITY: usize = 1000;
 
+/// The ring keeps whole batches as the writer hands them over and splits
+/// them into lines only when someone reads, so keeping up costs a copy per
+/// batch, not an allocation per line.
 #[derive(Default)]
 pub struct Recent {
-    lines: Mutex<VecDeque<String>>,
+    batches: Mutex<Batches>,
     counts: [AtomicU64; 5],
+}
+
+#[derive(Default)]
+struct Batches {
+    /// Each batch with the number of lines in it, oldest first.
+    queue: VecDeque<(Vec<u8>, usize)>,
+    lines: usize,
 }
 
 /// Lines logged per level since start.
@@ -43,29 +53,38 @@ impl Recent {
     }
 
     fn push_lines(&self, batch: &[u8]) {
-        // Only the newest lines of a batch can survive in the ring.
-        let newest: Vec<&[u8]> = batch
-            .rsplit(|&b| b == b'\n')
-            .filter(|l| !l.is_empty())
-            .take(RECENT_CAPACITY)
-            .collect();
-        let Ok(mut lines) = self.lines.lock() else {
+        let count = batch.iter().filter(|&&b| b == b'\n').count();
+        if count == 0 {
+            return;
+        }
+        let Ok(mut batches) = self.batches.lock() else {
             return;
         };
-        for line in newest.into_iter().rev() {
-            if lines.len() == RECENT_CAPACITY {
-                lines.pop_front();
+        batches.queue.push_back((batch.to_vec(), count));
+        batches.lines += count;
+        // Drop the oldest batches while the rest still hold a full ring.
+        while let Some(&(_, oldest)) = batches.queue.front() {
+            if batches.lines - oldest < RECENT_CAPACITY {
+                break;
             }
-            lines.push_back(String::from_utf8_lossy(line).into_owned());
+            batches.lines -= oldest;
+            batches.queue.pop_front();
         }
     }
 
     /// The most recent lines, oldest first.
     pub fn lines(&self) -> Vec<String> {
-        self.lines
-            .lock()
-            .map(|l| l.iter().cloned().collect())
-            .unwrap_or_default()
+        let Ok(batches) = self.batches.lock() else {
+            return Vec::new();
+        };
+        let all: Vec<String> = batches
+            .queue
+            .iter()
+            .flat_map(|(batch, _)| batch.split(|&b| b == b'\n').filter(|l| !l.is_empty()))
+            .map(|line| String::from_utf8_lossy(line).into_owned())
+            .collect();
+        let skip = all.len().saturating_sub(RECENT_CAPACITY);
+        all.into_iter().skip(skip).collect()
     }
 
     pub fn counts(&self) -> LevelCounts {
@@ -104,6 +123,11 @@ mod tests {
         let mut output = RecentLines(recent.clone());
         let batch: String = (0..1500).map(|i| format!("line {i}\n")).collect();
         output.write_all(batch.as_bytes()).unwrap();
+        for i in 0..5 {
+            output
+                .write_all(format!("small batch {i}\n").as_bytes())
+                .unwrap();
+        }
         output.write_all(b"last\n").unwrap();
         for _ in 0..1500 {
             recent.count(&Level::INFO);
@@ -111,7 +135,8 @@ mod tests {
         recent.count(&Level::WARN);
         let lines = recent.lines();
         assert_eq!(lines.len(), RECENT_CAPACITY);
-        assert_eq!(lines.first().map(String::as_str), Some("line 501"));
+        assert_eq!(lines.first().map(String::as_str), Some("line 506"));
+        assert_eq!(lines[lines.len() - 2], "small batch 4");
         assert_eq!(lines.last().map(String::as_str), Some("last"));
         assert_eq!(recent.counts().info, 1500);
         assert_eq!(recent.counts().warn, 1);
