@@ -127,7 +127,6 @@ where
 }
 
 impl Sinks {
-    /// Renders `line` once per format and queues it for every output.
     /// Renders `line` once per format and queues it for the ring and the file,
     /// and for stdout when `to_stdout`.
     pub fn write(&self, line: &Line, level: &tracing::Level, to_stdout: bool) {
