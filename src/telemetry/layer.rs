@@ -131,9 +131,9 @@ impl Sinks {
     /// and for stdout when `to_stdout`.
     pub fn write(&self, line: &Line, level: &tracing::Level, to_stdout: bool) {
         let json = line.json();
-        self.lines.push(self.json, json.as_bytes());
+        self.lines.push(self.json, &json);
         match self.stdout {
-            Some((slot, StdoutFormat::Json)) if to_stdout => self.lines.push(slot, json.as_bytes()),
+            Some((slot, StdoutFormat::Json)) if to_stdout => self.lines.push(slot, &json),
             Some((slot, StdoutFormat::Human)) if to_stdout => {
                 self.lines.push(slot, line.human().as_bytes())
             }

@@ -6,7 +6,6 @@
 use std::borrow::Cow;
 use std::cell::RefCell;
 use std::fmt::{self, Write as _};
-use std::io::Write as _;
 
 use time::OffsetDateTime;
 use time::macros::format_description;
@@ -47,35 +46,42 @@ impl<'a> Line<'a> {
         }
     }
 
-    pub fn json(&self) -> String {
+    /// The line as one JSON object, in bytes (valid UTF-8: built from `str`s).
+    pub fn json(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(384);
         out.extend_from_slice(b"{\"ts\":");
         json_str(&mut out, &self.ts);
         out.extend_from_slice(b",\"level\":");
-        json_str(&mut out, self.level);
+        json_name(&mut out, self.level);
         out.extend_from_slice(b",\"target\":");
         json_str(&mut out, &self.target);
         out.extend_from_slice(b",\"message\":");
         json_str(&mut out, &self.message);
         for (name, value) in &self.fields {
             out.push(b',');
-            json_str(&mut out, name);
+            json_name(&mut out, name);
             out.push(b':');
             let _ = match value {
                 FieldValue::Text(t) => {
                     json_str(&mut out, t);
                     Ok(())
                 }
-                FieldValue::Signed(n) => write!(out, "{n}"),
-                FieldValue::Unsigned(n) => write!(out, "{n}"),
+                FieldValue::Signed(n) => {
+                    serde_json::to_writer(&mut out, n).map_err(std::io::Error::other)
+                }
+                FieldValue::Unsigned(n) => {
+                    serde_json::to_writer(&mut out, n).map_err(std::io::Error::other)
+                }
                 FieldValue::Float(f) => {
                     serde_json::to_writer(&mut out, f).map_err(std::io::Error::other)
                 }
-                FieldValue::Bool(b) => write!(out, "{b}"),
+                FieldValue::Bool(b) => {
+                    serde_json::to_writer(&mut out, b).map_err(std::io::Error::other)
+                }
             };
         }
         out.push(b'}');
-        String::from_utf8(out).unwrap_or_default()
+        out
     }
 
     /// `ts LEVEL target: message key=value …`, control characters escaped.
@@ -125,17 +131,43 @@ impl fmt::Display for FieldValue<'_> {
 /// they are; anything with a quote, backslash or control character goes
 /// through serde_json, which escapes all of them.
 fn json_str(out: &mut Vec<u8>, text: &str) {
-    if text
-        .bytes()
-        .all(|b| b >= 0x20 && b != b'"' && b != b'\\' && b != 0x7f)
-    {
-        out.reserve(text.len() + 2);
-        out.push(b'"');
-        out.extend_from_slice(text.as_bytes());
-        out.push(b'"');
-    } else {
+    if needs_escape(text.as_bytes()) {
         let _ = serde_json::to_writer(out, text);
+    } else {
+        json_name(out, text);
     }
+}
+
+/// A string known to need no escaping: field names and levels are
+/// identifiers from the source code, and [`json_str`] checked the rest.
+fn json_name(out: &mut Vec<u8>, text: &str) {
+    out.reserve(text.len() + 2);
+    out.push(b'"');
+    out.extend_from_slice(text.as_bytes());
+    out.push(b'"');
+}
+
+/// Whether `bytes` hold a control character, `"` or `\\`. Eight bytes at a
+/// time: a byte below 0x20, or equal to a given one, shows up as a set high
+/// bit in the classic "has a byte less than n" word trick.
+fn needs_escape(bytes: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let below = |word: u64, n: u8| word.wrapping_sub(ONES * u64::from(n)) & !word & HIGHS != 0;
+    let mut chunks = bytes.chunks_exact(8);
+    for chunk in &mut chunks {
+        let word = u64::from_le_bytes(<[u8; 8]>::try_from(chunk).unwrap_or([0; 8]));
+        if below(word, 0x20)
+            || below(word ^ (ONES * u64::from(b'"')), 1)
+            || below(word ^ (ONES * u64::from(b'\\')), 1)
+        {
+            return true;
+        }
+    }
+    chunks
+        .remainder()
+        .iter()
+        .any(|&b| b < 0x20 || b == b'"' || b == b'\\')
 }
 
 fn push_escaped(out: &mut String, text: &str) {
@@ -179,6 +211,24 @@ mod tests {
     use super::*;
 
     #[test]
+    fn escaping_is_detected_in_any_position() {
+        assert!(!needs_escape(
+            b"GET /health HTTP/1.1 Mozilla/5.0 (X11; Linux)"
+        ));
+        assert!(
+            !needs_escape("caf\u{e9} \u{7f} ~".as_bytes()),
+            "non-ASCII and DEL need no JSON escape"
+        );
+        for bad in [b'"', b'\\', b'\n', b'\r', 0x00, 0x1f, b'\t'] {
+            for at in 0..20 {
+                let mut text = vec![b'a'; 20];
+                text[at] = bad;
+                assert!(needs_escape(&text), "byte {bad:#x} at {at}");
+            }
+        }
+    }
+
+    #[test]
     fn both_renderings_stay_on_one_line() {
         let line = Line::new(
             "WARN",
@@ -189,14 +239,15 @@ mod tests {
                 ("n", FieldValue::Unsigned(3)),
             ],
         );
-        assert_eq!(line.json().lines().count(), 1);
+        let json = String::from_utf8(line.json()).unwrap();
+        assert_eq!(json.lines().count(), 1);
         assert_eq!(line.human().lines().count(), 1);
         assert!(
             line.human().contains(" WARN t: a\\r\\nb user=x\\ny n=3"),
             "{}",
             line.human()
         );
-        let parsed: serde_json::Value = serde_json::from_str(&line.json()).unwrap();
+        let parsed: serde_json::Value = serde_json::from_str(&json).unwrap();
         assert_eq!(parsed["user"], "x\ny");
         assert_eq!(parsed["n"], 3);
         assert_eq!(parsed["ts"].as_str().unwrap().len(), 24);
