@@ -68,17 +68,7 @@ impl App {
             health::task::run(probe_store.clone(), probe_health.clone(), shutdown)
         });
 
-        let url = match &config.server.public_url {
-            Some(url) => url.trim_end_matches('/').to_string(),
-            None => {
-                let scheme = if config.server.tls_enabled() {
-                    "https"
-                } else {
-                    "http"
-                };
-                format!("{scheme}://{}", http::local_authority(addr))
-            }
-        };
+        let url = config.server.url(addr);
         Ok(App {
             addr,
             url,

@@ -193,7 +193,14 @@ pub async fn healthcheck(file: Option<PathBuf>, args: HealthcheckArgs) -> ExitCo
     let url = match args.url {
         Some(url) => url,
         None => match Config::load(&Sources::from_process(file)) {
-            Ok(loaded) => format!("{}/health", local_base_url(&loaded.config)),
+            // The bind address, not `public_url`, which may point at a proxy.
+            Ok(loaded) => match loaded.config.server.bind_addr() {
+                Ok(addr) => format!("{}/health", loaded.config.server.local_url(addr)),
+                Err(e) => {
+                    eprintln!("error: {e:#}; pass --url");
+                    return ExitCode::from(EXIT_CONFIG);
+                }
+            },
             Err(problems) => return report_problems(&problems),
         },
     };
@@ -211,20 +218,6 @@ pub async fn healthcheck(file: Option<PathBuf>, args: HealthcheckArgs) -> ExitCo
             println!("unreachable: {url}: {reason}");
             ExitCode::FAILURE
         }
-    }
-}
-
-/// The bind address as a local client reaches it (not `public_url`, which may
-/// point at a proxy in front).
-fn local_base_url(config: &Config) -> String {
-    let scheme = if config.server.tls_enabled() {
-        "https"
-    } else {
-        "http"
-    };
-    match config.server.bind_addr() {
-        Ok(addr) => format!("{scheme}://{}", crate::http::local_authority(addr)),
-        Err(_) => format!("{scheme}://{}", config.server.bind),
     }
 }
 

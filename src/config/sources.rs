@@ -50,6 +50,7 @@ pub struct Loaded {
 pub fn load(sources: &Sources) -> Result<Loaded, Vec<Problem>> {
     let mut problems = Vec::new();
     let mut warnings = Vec::new();
+    let known = known_keys();
     let mut figment = Figment::from(Serialized::defaults(Config::default()));
 
     let file = match &sources.file {
@@ -85,11 +86,11 @@ pub fn load(sources: &Sources) -> Result<Loaded, Vec<Problem>> {
         }
     }
 
-    let env = env_layer(&sources.env, &mut problems, &mut warnings);
+    let env = env_layer(&sources.env, &known, &mut problems, &mut warnings);
     figment = figment.merge(Serialized::globals(env));
 
     match figment.extract::<Value>() {
-        Ok(merged) => warnings.extend(unknown_keys(&merged)),
+        Ok(merged) => warnings.extend(unknown_keys(&merged, &known)),
         Err(e) => problems.extend(figment_problems(e)),
     }
     let config = match figment.extract_lossy::<Config>() {
@@ -113,10 +114,10 @@ pub fn load(sources: &Sources) -> Result<Loaded, Vec<Problem>> {
 /// value of key `x` from the named file (trailing newline removed).
 fn env_layer(
     env: &[(String, String)],
+    known: &BTreeSet<String>,
     problems: &mut Vec<Problem>,
     warnings: &mut Vec<String>,
 ) -> Dict {
-    let known = known_keys();
     let mut layer = Dict::new();
     let mut plain = BTreeSet::new();
     let mut from_files = Vec::new();
@@ -234,31 +235,25 @@ fn figment_problems(error: figment::Error) -> Vec<Problem> {
 }
 
 /// Keys present in the merged layers that no section defines.
-fn unknown_keys(merged: &Value) -> Vec<String> {
-    let known = match Value::serialize(Config::default()) {
-        Ok(v) => v,
-        Err(_) => return Vec::new(),
-    };
+fn unknown_keys(merged: &Value, known: &BTreeSet<String>) -> Vec<String> {
+    fn walk(value: &Value, prefix: &str, known: &BTreeSet<String>, out: &mut Vec<String>) {
+        let Value::Dict(_, dict) = value else { return };
+        for (key, child) in dict {
+            let path = if prefix.is_empty() {
+                key.clone()
+            } else {
+                format!("{prefix}.{key}")
+            };
+            if known.contains(&path) {
+                walk(child, &path, known, out);
+            } else {
+                out.push(path);
+            }
+        }
+    }
     let mut out = Vec::new();
-    collect_unknown(merged, &known, "", &mut out);
+    walk(merged, "", known, &mut out);
     out.into_iter()
         .map(|key| format!("unknown config key {key} is ignored; check its spelling against the README's configuration table"))
         .collect()
-}
-
-fn collect_unknown(value: &Value, known: &Value, prefix: &str, out: &mut Vec<String>) {
-    let (Value::Dict(_, dict), Value::Dict(_, known_dict)) = (value, known) else {
-        return;
-    };
-    for (key, child) in dict {
-        let path = if prefix.is_empty() {
-            key.clone()
-        } else {
-            format!("{prefix}.{key}")
-        };
-        match known_dict.get(key) {
-            None => out.push(path),
-            Some(known_child) => collect_unknown(child, known_child, &path, out),
-        }
-    }
 }

@@ -108,22 +108,25 @@ impl ServerConfig {
             .collect()
     }
 
-    /// The base URL this instance is reached at, without a trailing slash.
-    pub fn base_url(&self) -> String {
-        if let Some(url) = &self.public_url {
-            return url.trim_end_matches('/').to_string();
-        }
+    /// How a client on this host reaches a server bound to `addr`.
+    pub fn local_url(&self, addr: SocketAddr) -> String {
         let scheme = if self.tls_enabled() { "https" } else { "http" };
-        match self.bind_addr() {
-            Ok(addr) => format!("{scheme}://{}", local_authority(addr)),
-            Err(_) => format!("{scheme}://{}", self.bind),
+        format!("{scheme}://{}", local_authority(addr))
+    }
+
+    /// Where people reach this instance: `public_url` when set (a proxy in
+    /// front), else the local URL of `addr`. No trailing slash.
+    pub fn url(&self, addr: SocketAddr) -> String {
+        match &self.public_url {
+            Some(url) => url.trim_end_matches('/').to_string(),
+            None => self.local_url(addr),
         }
     }
 }
 
 /// The address a local client should use to reach `addr`: a wildcard bind is
 /// reached through loopback.
-pub fn local_authority(addr: SocketAddr) -> String {
+fn local_authority(addr: SocketAddr) -> String {
     match addr.ip() {
         IpAddr::V4(ip) if ip.is_unspecified() => format!("127.0.0.1:{}", addr.port()),
         IpAddr::V6(ip) if ip.is_unspecified() => format!("[::1]:{}", addr.port()),

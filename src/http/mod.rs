@@ -21,7 +21,7 @@ use middleware::{
 };
 
 pub use client_ip::ClientIp;
-pub use config::{BodyLimits, ServerConfig, TlsConfig, local_authority};
+pub use config::{BodyLimits, ServerConfig, TlsConfig};
 pub use middleware::request_id::RequestId;
 
 /// In-flight requests get this long to finish at shutdown.

@@ -125,11 +125,6 @@ impl Store {
         .map_err(|e| StoreError::Task(e.to_string()))?
     }
 
-    /// Jobs waiting for the writer.
-    pub fn queue_depth(&self) -> usize {
-        self.inner.writer.queue_depth()
-    }
-
     /// Stops the writer after it has committed every job queued so far.
     /// Later writes fail with [`StoreError::Closed`].
     pub async fn close(&self) {

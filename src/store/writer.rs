@@ -79,10 +79,6 @@ impl Writer {
         done.await.map_err(|_| StoreError::Closed)?
     }
 
-    pub(super) fn queue_depth(&self) -> usize {
-        self.sender.max_capacity() - self.sender.capacity()
-    }
-
     pub(super) async fn stop(&self) {
         let _ = self.sender.send(Message::Stop).await;
         let handle = self.thread.lock().ok().and_then(|mut t| t.take());
