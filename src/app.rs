@@ -3,6 +3,9 @@
 //! tests use the same code. [`App::run_until`] serves until told to stop, then
 //! shuts down in order: stop accepting, let in-flight requests finish (10 s
 //! cap), stop the tasks, flush the writer.
+//!
+//! The route table is written once, in [`all_routes`]; the server registers
+//! it and the tests walk it ([`route_table`]).
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -12,12 +15,17 @@ use std::sync::Arc;
 use actix_web::web::{Data, ServiceConfig};
 use anyhow::Context;
 
+use crate::audit_trail::{self, Trail};
+use crate::auth::bootstrap::{self, FirstRun};
+use crate::auth::{self, Auth, Runtime};
+use crate::clock::Clock;
 use crate::config::Config;
 use crate::health::{self, DiskThreshold, HealthState};
+use crate::http::routes::{RouteInfo, Routes};
 use crate::store::{self, Store, instance};
 use crate::tasks::Tasks;
-use crate::web::ProcessStart;
-use crate::{clock, http, web};
+use crate::web::{Identify, ProcessStart};
+use crate::{http, web};
 
 pub struct App {
     addr: SocketAddr,
@@ -26,15 +34,37 @@ pub struct App {
     server: actix_web::dev::Server,
     tasks: Tasks,
     store: Store,
+    first_run: FirstRun,
+}
+
+/// Every route of Watchpost, in one place.
+pub fn all_routes(r: &mut Routes) {
+    health::routes(r);
+    web::routes(r);
+    auth::routes(r);
+    audit_trail::routes(r);
+}
+
+/// The route table as the server registers it, for tests to walk.
+pub fn route_table() -> Vec<RouteInfo> {
+    let mut routes = Routes::default();
+    all_routes(&mut routes);
+    routes.table().to_vec()
 }
 
 impl App {
     pub async fn build(config: Config) -> anyhow::Result<App> {
+        App::build_with_clock(config, Clock::system()).await
+    }
+
+    /// As [`App::build`], with the clock that time-dependent rules use
+    /// (tests move it forward).
+    pub async fn build_with_clock(config: Config, clock: Clock) -> anyhow::Result<App> {
         store::restrict_umask();
         let data_dir = config.data_dir();
         let store = Store::open(&data_dir)
             .with_context(|| format!("opening the database in {}", data_dir.display()))?;
-        let started_ms = clock::now_ms();
+        let started_ms = crate::clock::now_ms();
         store
             .write(move |conn| instance::ensure(conn, started_ms))
             .await
@@ -47,28 +77,52 @@ impl App {
             threshold,
         ));
         health::task::probe_once(&store, &health).await;
+        let trail = Trail::load_or_create(&data_dir).context("loading the audit trail key")?;
+        let auth = Arc::new(
+            Auth::build(&config, store.clone(), trail.clone(), clock, &data_dir)
+                .context("starting accounts")?,
+        );
+        let mut tasks = Tasks::default();
 
-        let routes = {
+        let app_data = {
             let store = Data::new(store.clone());
             let health = Data::from(health.clone());
             let start = Data::new(ProcessStart(started_ms));
+            let auth = Data::from(auth.clone());
+            let trail = Data::new(trail);
+            let identify = Data::new(Identify(|req| Box::pin(auth::viewer_of(req))));
+            let runtime = Data::new(Runtime {
+                started_ms,
+                tasks: tasks.board(),
+            });
             move |cfg: &mut ServiceConfig| {
                 cfg.app_data(store.clone())
                     .app_data(health.clone())
-                    .app_data(start.clone());
-                health::routes(cfg);
-                web::routes(cfg);
+                    .app_data(start.clone())
+                    .app_data(auth.clone())
+                    .app_data(trail.clone())
+                    .app_data(identify.clone())
+                    .app_data(runtime.clone());
+                let mut routes = Routes::default();
+                all_routes(&mut routes);
+                routes.register(cfg);
             }
         };
-        let (server, addr) = http::serve(&config.server, routes)?;
+        let (server, addr) = http::serve(&config.server, app_data)?;
+        let url = config.server.url(addr);
+        let _ = auth.base_url.set(url.clone());
+        let first_run = bootstrap::ensure_first_admin(&auth, &config, &data_dir)
+            .await
+            .context("preparing the first admin account")?;
 
-        let mut tasks = Tasks::default();
         let (probe_store, probe_health) = (store.clone(), health.clone());
         tasks.spawn("health-probe", move |shutdown| {
             health::task::run(probe_store.clone(), probe_health.clone(), shutdown)
         });
+        tasks.spawn("auth-sweeper", move |shutdown| {
+            auth::sweeper(auth.clone(), shutdown)
+        });
 
-        let url = config.server.url(addr);
         Ok(App {
             addr,
             url,
@@ -76,6 +130,7 @@ impl App {
             server,
             tasks,
             store,
+            first_run,
         })
     }
 
@@ -95,6 +150,11 @@ impl App {
 
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// What start-up did about the first admin (for the console).
+    pub fn first_run(&self) -> &FirstRun {
+        &self.first_run
     }
 
     /// Serves until `stop` resolves (or the server fails), then shuts down

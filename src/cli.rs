@@ -1,8 +1,13 @@
 //! The command line: `serve` (the default), `config check|dump`,
-//! `healthcheck`, `backup FILE`, `systemd-unit`. Exit codes: 0 success, 1 the
-//! command failed, 2 the configuration is invalid (nothing was started).
+//! `healthcheck`, `backup FILE`, `trail verify|export|erase`, `systemd-unit`.
+//! Exit codes: 0 success, 1 the command failed, 2 the configuration is invalid
+//! (nothing was started).
 
 mod systemd;
+mod trail;
+mod user;
+
+pub use user::{TokenCommand, UserCommand};
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -11,10 +16,13 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 
 use crate::app::App;
+use crate::auth::bootstrap::{self, FirstRun};
 use crate::config::{Config, Loaded, Sources};
 use crate::health::client::{self, Outcome};
 use crate::store::{self, BackupProgress};
 use crate::telemetry;
+
+pub use trail::{EraseArgs, ExportArgs, TrailCommand};
 
 /// Exit code for an invalid configuration.
 pub const EXIT_CONFIG: u8 = 2;
@@ -44,8 +52,17 @@ pub enum Command {
     Healthcheck(HealthcheckArgs),
     /// Copy the live database to FILE with SQLite's online backup API.
     Backup(BackupArgs),
+    /// Verify, export or erase from the audit trail.
+    #[command(subcommand)]
+    Trail(TrailCommand),
     /// Print a hardened systemd unit for this binary and configuration.
     SystemdUnit,
+    /// Manage accounts: add, list, passwd, set-role, disable, enable, reset-2fa, revoke-sessions.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage API tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -132,6 +149,20 @@ pub async fn serve(file: Option<PathBuf>) -> ExitCode {
         app.url()
     );
     println!("Data directory: {}", app.data_dir().display());
+    match app.first_run() {
+        FirstRun::Done => {}
+        FirstRun::AdminCreated(email) => println!("Created the first admin account: {email}"),
+        FirstRun::SetupLink(link) => {
+            println!(
+                "No account exists yet. Open this one-time link (valid 24 h) to create the first admin:"
+            );
+            println!("  {link}");
+            println!(
+                "(also written to {}, readable only by this user)",
+                app.data_dir().join(bootstrap::SETUP_TOKEN_FILE).display()
+            );
+        }
+    }
     tracing::info!(url = app.url(), addr = %app.addr(), data_dir = %app.data_dir().display(), "Watchpost started");
     match app.run_until(shutdown_signal()).await {
         Ok(()) => ExitCode::SUCCESS,
@@ -264,6 +295,12 @@ pub async fn backup(file: Option<PathBuf>, args: BackupArgs) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+pub use user::{token, user};
+
+pub async fn trail(file: Option<PathBuf>, command: TrailCommand) -> ExitCode {
+    trail::run(file, command).await
 }
 
 pub fn systemd_unit(file: Option<PathBuf>) -> ExitCode {

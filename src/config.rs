@@ -15,6 +15,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use crate::auth::AuthConfig;
 use crate::health::HealthConfig;
 use crate::http::ServerConfig;
 use crate::store::StorageConfig;
@@ -32,6 +33,12 @@ pub struct Config {
     pub storage: StorageConfig,
     pub logging: LoggingConfig,
     pub health: HealthConfig,
+    pub auth: AuthConfig,
+    /// First-run admin (`WATCHPOST_ADMIN_EMAIL`): created at start when no user
+    /// exists yet; never overwrites one.
+    pub admin_email: Option<String>,
+    /// Its password (`WATCHPOST_ADMIN_PASSWORD` or `WATCHPOST_ADMIN_PASSWORD_FILE`).
+    pub admin_password: Option<Secret>,
 }
 
 /// One thing wrong with the configuration: the key and what to do about it.
@@ -76,6 +83,8 @@ impl Config {
         self.storage.validate("storage", &mut problems);
         self.logging.validate("logging", &mut problems);
         self.health.validate("health", &mut problems);
+        self.auth.validate("auth", &mut problems);
+        crate::auth::bootstrap::validate(self, &mut problems);
         problems
     }
 

@@ -1,16 +1,15 @@
 //! The one error type at the HTTP boundary and the one place it becomes a
-//! response. Handlers return `Result<_, AppError>`; [`render_errors`] (a
-//! middleware, see `http/mod.rs`) turns every error response — ours or
+//! response. Handlers return `Result<_, AppError>`; [`render_errors`] (applied
+//! by a middleware, see `http/mod.rs`) turns every error response — ours or
 //! actix-web's own, such as a malformed body — into JSON
 //! `{"error": "...", "request_id": "..."}` under `/api/` and an HTML page
 //! elsewhere. 4xx carry a message for the user; 5xx are opaque and show the
 //! request id, and their cause chain is logged once, here.
 
-use actix_web::body::{BoxBody, MessageBody};
-use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::ServiceResponse;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
-use actix_web::middleware::Next;
 use actix_web::{HttpMessage, HttpResponse, ResponseError};
 use askama::Template;
 
@@ -26,6 +25,20 @@ pub enum AppError {
     NotFound,
     #[error("{0}")]
     PayloadTooLarge(String),
+    #[error("Log in first: this needs an account. Send a session cookie or an API token.")]
+    Unauthorized,
+    #[error("The API token is invalid, expired or revoked. Create a new one on your account page.")]
+    InvalidToken,
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    Conflict(String),
+    /// A page that needs a login: 303 to `/login?next=<path>`.
+    #[error("Log in to continue.")]
+    LoginRequired(String),
+    /// 303 to another page (e.g. the 2FA step that is still due).
+    #[error("Continue at {0}.")]
+    Redirect(String),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -42,13 +55,30 @@ impl ResponseError for AppError {
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::Unauthorized | AppError::InvalidToken => StatusCode::UNAUTHORIZED,
+            AppError::Forbidden(_) => StatusCode::FORBIDDEN,
+            AppError::Conflict(_) => StatusCode::CONFLICT,
+            AppError::LoginRequired(_) | AppError::Redirect(_) => StatusCode::SEE_OTHER,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
     fn error_response(&self) -> HttpResponse {
-        // The body is written by `render_errors`, which knows the request.
-        HttpResponse::build(self.status_code()).finish()
+        let location = match self {
+            AppError::LoginRequired(next) => {
+                let next: String = url::form_urlencoded::byte_serialize(next.as_bytes()).collect();
+                Some(format!("/login?next={next}"))
+            }
+            AppError::Redirect(to) => Some(to.clone()),
+            _ => None,
+        };
+        match location {
+            Some(location) => HttpResponse::SeeOther()
+                .insert_header((header::LOCATION, location))
+                .finish(),
+            // The body is written by `render_errors`, which knows the request.
+            None => HttpResponse::build(self.status_code()).finish(),
+        }
     }
 }
 
@@ -88,23 +118,17 @@ struct ErrorPage<'a> {
     request_id: &'a str,
 }
 
-/// Middleware: renders error responses (those carrying an error) for their audience.
-pub async fn render_errors(
-    req: ServiceRequest,
-    next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    let is_api = req.path().starts_with("/api/");
-    let path = req.path().to_string();
-    let res = next.call(req).await?;
-    if res.response().error().is_none()
-        || !res.status().is_client_error() && !res.status().is_server_error()
-    {
-        return Ok(res.map_into_boxed_body());
+/// Renders an error response (one carrying an error) for its audience and
+/// passes every other response through; applied to each response by the
+/// `RenderErrors` middleware.
+pub fn render_errors<B: MessageBody>(res: ServiceResponse<B>) -> ServiceResponse<EitherBody<B>> {
+    let status = res.status();
+    if res.response().error().is_none() || !status.is_client_error() && !status.is_server_error() {
+        return res.map_into_left_body();
     }
-    if res.status().is_server_error() {
+    if status.is_server_error() {
         log_server_error(&res);
     }
-    let status = res.status();
     let message = public_message(&res);
     let request_id = res
         .request()
@@ -112,12 +136,13 @@ pub async fn render_errors(
         .get::<RequestId>()
         .map(|r| r.0.clone())
         .unwrap_or_default();
-    let (content_type, body) = if is_api {
+    let path = res.request().path();
+    let (content_type, body) = if path.starts_with("/api/") {
         let body = serde_json::json!({ "error": message, "request_id": request_id }).to_string();
         ("application/json", body)
     } else {
         let page = ErrorPage {
-            layout: Layout::new(status.canonical_reason().unwrap_or("Error"), &path),
+            layout: Layout::new(status.canonical_reason().unwrap_or("Error"), path),
             status: status.as_u16(),
             reason: status.canonical_reason().unwrap_or("Error"),
             message: &message,
@@ -131,5 +156,5 @@ pub async fn render_errors(
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     let response = response.set_body(body).map_into_boxed_body();
-    Ok(ServiceResponse::new(req, response))
+    ServiceResponse::new(req, response).map_into_right_body()
 }

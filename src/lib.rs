@@ -5,6 +5,8 @@
 //! the tests.
 
 pub mod app;
+pub mod audit_trail;
+pub mod auth;
 pub mod cli;
 pub mod clock;
 pub mod config;

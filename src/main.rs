@@ -25,7 +25,10 @@ fn main() -> ExitCode {
             Command::Config(ConfigCommand::Dump) => cli::config_dump(config),
             Command::Healthcheck(args) => cli::healthcheck(config, args).await,
             Command::Backup(args) => cli::backup(config, args).await,
+            Command::Trail(command) => cli::trail(config, command).await,
             Command::SystemdUnit => cli::systemd_unit(config),
+            Command::User(command) => cli::user(config, command).await,
+            Command::Token(command) => cli::token(config, command).await,
         }
     })
 }

@@ -32,6 +32,16 @@ pub struct TaskStatus {
     pub last_panic: Option<String>,
 }
 
+/// A read-only view of the tasks' records, usable after the set has moved.
+#[derive(Clone)]
+pub struct TaskBoard(Arc<Mutex<BTreeMap<&'static str, TaskStatus>>>);
+
+impl TaskBoard {
+    pub fn read(&self) -> BTreeMap<&'static str, TaskStatus> {
+        self.0.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+}
+
 pub struct Tasks {
     stop: watch::Sender<bool>,
     supervisors: Vec<(&'static str, JoinHandle<()>)>,
@@ -88,7 +98,12 @@ impl Tasks {
 
     /// Each task's name and restart record.
     pub fn statuses(&self) -> BTreeMap<&'static str, TaskStatus> {
-        self.statuses.lock().map(|s| s.clone()).unwrap_or_default()
+        self.board().read()
+    }
+
+    /// A handle that reads the tasks' records later (for `/health/detail`).
+    pub fn board(&self) -> TaskBoard {
+        TaskBoard(self.statuses.clone())
     }
 
     /// Signals shutdown and waits for every task to return.

@@ -17,9 +17,11 @@ mod sink;
 
 use std::borrow::Cow;
 use std::path::Path;
+use std::rc::Rc;
 use std::sync::{Arc, OnceLock};
 
 use anyhow::Context;
+use tokio::task::futures::TaskLocalFuture;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
@@ -43,17 +45,20 @@ struct Installed {
 
 tokio::task_local! {
     /// The id of the request whose future is being polled.
-    static REQUEST_ID: String;
+    static REQUEST_ID: Rc<str>;
 }
 
-/// Runs `future` as the handling of request `id`: every line logged while it
+/// `future`, run as the handling of request `id`: every line logged while it
 /// is polled carries `request_id`. (Cheaper than a tracing span per request.)
-pub async fn in_request<F: std::future::Future>(id: String, future: F) -> F::Output {
-    REQUEST_ID.scope(id, future).await
+pub fn in_request<F: Future>(id: Rc<str>, future: F) -> InRequest<F> {
+    REQUEST_ID.scope(id, future)
 }
 
-fn current_request_id() -> Option<String> {
-    REQUEST_ID.try_with(Clone::clone).ok()
+/// The future returned by [`in_request`].
+pub type InRequest<F> = TaskLocalFuture<Rc<str>, F>;
+
+fn current_request_id() -> Option<Rc<str>> {
+    REQUEST_ID.try_with(Rc::clone).ok()
 }
 
 /// Writes one line straight to the outputs, for hot paths (the access log)
@@ -77,8 +82,11 @@ pub fn emit(
             *text = Cow::Owned(scrubbed);
         }
     }
-    if let Some(id) = current_request_id() {
-        fields.insert(0, ("request_id", FieldValue::Text(Cow::Owned(id))));
+    let id = current_request_id();
+    // Rebound after `id`, so that the line may borrow it.
+    let mut fields: Fields<'_> = fields;
+    if let Some(id) = &id {
+        fields.insert(0, ("request_id", FieldValue::Text(Cow::Borrowed(id))));
     }
     let line = Line::new(level.as_str(), target, message, fields);
     installed

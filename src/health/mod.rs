@@ -21,7 +21,7 @@ use actix_web::{HttpResponse, web};
 use serde::Serialize;
 
 pub use config::HealthConfig;
-pub use disk::DiskThreshold;
+pub use disk::{DiskSpace, DiskThreshold, space_of};
 
 /// A fresh verdict is computed at most this often.
 const CACHE_FOR: Duration = Duration::from_secs(1);
@@ -151,7 +151,6 @@ async fn health(state: web::Data<HealthState>) -> HttpResponse {
         })
 }
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/health", web::get().to(health))
-        .route("/health", web::head().to(health));
+pub fn routes(r: &mut crate::http::routes::Routes) {
+    r.get("/health", crate::http::routes::Access::Public, health);
 }

@@ -6,19 +6,23 @@
 pub mod client_ip;
 mod config;
 pub mod middleware;
+pub mod routes;
+pub mod signature;
 mod tls;
 
 use std::net::SocketAddr;
 
-use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 use ipnet::IpNet;
 
-use crate::error::{AppError, render_errors};
-use middleware::{
-    access_log, body_limit, client_ip as client_ip_layer, request_id, security_headers,
-};
+use crate::error::AppError;
+use middleware::access_log::AccessLog;
+use middleware::body_limit::BodyLimit;
+use middleware::client_ip::ResolveClientIp;
+use middleware::render_errors::RenderErrors;
+use middleware::request_id::AssignRequestId;
+use middleware::security_headers::SecurityHeaders;
 
 pub use client_ip::ClientIp;
 pub use config::{BodyLimits, ServerConfig, TlsConfig};
@@ -86,17 +90,17 @@ where
             .default_service(web::to(not_found))
             // Middleware, outermost last (actix-web runs the last `wrap` first):
             // 8. body limits — per route class; 413 before the handler reads anything
-            .wrap(from_fn(body_limit::body_limit))
+            .wrap(BodyLimit::new(settings.clone()))
             // error pages — every error response rendered as JSON under /api/, HTML elsewhere
-            .wrap(from_fn(render_errors))
+            .wrap(RenderErrors)
             // 4. security headers — on every response, errors included
-            .wrap(from_fn(security_headers::security_headers))
+            .wrap(SecurityHeaders::new(settings.tls))
             // 3. access log — one JSON line per request, by route pattern
-            .wrap(from_fn(access_log::access_log))
+            .wrap(AccessLog)
             // 2. client ip — socket address, or forwarded headers from trusted proxies only
-            .wrap(from_fn(client_ip_layer::client_ip))
+            .wrap(ResolveClientIp::new(&settings.trusted_proxies))
             // 1. request id — accept a well-formed X-Request-Id or make one; echo it back
-            .wrap(from_fn(request_id::request_id))
+            .wrap(AssignRequestId)
     };
     let addr = config.bind_addr()?;
     let listener =

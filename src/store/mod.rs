@@ -110,6 +110,11 @@ impl Store {
         self.inner.writer.submit(job).await
     }
 
+    /// Jobs waiting for the writer right now.
+    pub fn queue_depth(&self) -> usize {
+        self.inner.writer.queue_depth()
+    }
+
     /// Runs `query` on a read-only connection on the blocking pool.
     pub async fn read<T, F>(&self, query: F) -> Result<T, StoreError>
     where

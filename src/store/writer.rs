@@ -79,6 +79,10 @@ impl Writer {
         done.await.map_err(|_| StoreError::Closed)?
     }
 
+    pub(super) fn queue_depth(&self) -> usize {
+        self.sender.max_capacity() - self.sender.capacity()
+    }
+
     pub(super) async fn stop(&self) {
         let _ = self.sender.send(Message::Stop).await;
         let handle = self.thread.lock().ok().and_then(|mut t| t.take());
@@ -110,6 +114,11 @@ fn run(mut conn: Connection, mut receiver: mpsc::Receiver<Message>) {
     }
     if let Err(e) = conn.execute_batch("PRAGMA optimize") {
         tracing::warn!(error = %e, "PRAGMA optimize at shutdown failed");
+    }
+    // Fold the WAL into the database and empty it: the read-only pool may
+    // close after this connection, and a read-only connection cannot.
+    if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)") {
+        tracing::warn!(error = %e, "the WAL checkpoint at shutdown failed");
     }
 }
 

@@ -115,7 +115,7 @@ where
                 .chain(fields.iter())
                 .any(|(n, _)| *n == "request_id")
         {
-            span_fields.push(("request_id", FieldValue::Text(Cow::Owned(id))));
+            span_fields.push(("request_id", FieldValue::Text(Cow::Owned(id.to_string()))));
         }
         span_fields.append(&mut fields);
         self.sinks.write(

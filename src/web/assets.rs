@@ -47,9 +47,10 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
+pub fn routes(r: &mut crate::http::routes::Routes) {
     // A scope, so other requests are turned away by a prefix check, not a regex.
-    cfg.service(
+    r.service(
+        "/assets/{path:.*}",
         web::scope("/assets")
             .route("/{path:.*}", web::get().to(asset))
             .route("/{path:.*}", web::head().to(asset)),

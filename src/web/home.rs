@@ -5,8 +5,9 @@ use actix_web::{HttpRequest, web};
 use askama::Template;
 use askama_web::WebTemplate;
 
-use super::Layout;
+use super::{Layout, SignedIn};
 use crate::error::AppError;
+use crate::http::routes::{Access, Routes};
 use crate::store::{Instance, Store, instance};
 
 /// When this process started, in Unix milliseconds.
@@ -23,6 +24,7 @@ struct HomePage {
 
 async fn home(
     req: HttpRequest,
+    SignedIn(viewer): SignedIn,
     store: web::Data<Store>,
     start: web::Data<ProcessStart>,
 ) -> Result<HomePage, AppError> {
@@ -31,7 +33,7 @@ async fn home(
         .await?
         .ok_or_else(|| AppError::Internal(anyhow::anyhow!("the instance row is missing")))?;
     Ok(HomePage {
-        layout: Layout::new("Home", req.path()),
+        layout: Layout::new("Home", req.path()).with_viewer(viewer),
         installed: utc_text(instance.created_ms),
         started: utc_text(start.0),
         instance,
@@ -46,6 +48,6 @@ fn utc_text(ms: i64) -> String {
         .unwrap_or_else(|| "unknown".to_string())
 }
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/", web::get().to(home));
+pub fn routes(r: &mut Routes) {
+    r.get("/", Access::Viewer, home);
 }

@@ -5,12 +5,12 @@ mod assets;
 mod home;
 mod layout;
 
-use actix_web::web;
+use crate::http::routes::Routes;
 
 pub use home::ProcessStart;
-pub use layout::{Layout, NAV, NavItem};
+pub use layout::{Identify, IdentifyFuture, Layout, NAV, NavItem, SignedIn, Viewer};
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    assets::routes(cfg);
-    home::routes(cfg);
+pub fn routes(r: &mut Routes) {
+    assets::routes(r);
+    home::routes(r);
 }

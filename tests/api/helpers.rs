@@ -10,6 +10,7 @@ use tempfile::TempDir;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use watchpost::app::App;
+use watchpost::clock::Clock;
 use watchpost::config::Config;
 use watchpost::store::Store;
 use watchpost::telemetry::{self, LoggingConfig};
@@ -20,6 +21,8 @@ pub struct TestApp {
     pub dir: TempDir,
     pub store: Store,
     pub client: reqwest::Client,
+    /// The app's clock; `clock.advance(…)` moves time for lockouts and sessions.
+    pub clock: Clock,
     stop: Option<oneshot::Sender<()>>,
     done: Option<JoinHandle<anyhow::Result<()>>>,
 }
@@ -46,6 +49,8 @@ pub fn test_config(dir: &Path) -> Config {
     config.server.bind = "127.0.0.1:0".into();
     config.storage.data_dir = dir.join("data");
     config.logging.stdout = false;
+    // Most tests log in with a password alone; the 2FA tests turn this back on.
+    config.auth.require_2fa_for_admins = false;
     config
 }
 
@@ -54,11 +59,23 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
-    log_file();
     let dir = tempfile::tempdir().unwrap();
     let mut config = test_config(dir.path());
     tweak(&mut config);
-    let app = App::build(config).await.expect("the app starts");
+    spawn(config, dir).await
+}
+
+/// Starts the app with exactly `config` (its data directory included).
+pub async fn spawn_app_in(config: Config) -> TestApp {
+    spawn(config, tempfile::tempdir().unwrap()).await
+}
+
+async fn spawn(config: Config, dir: TempDir) -> TestApp {
+    log_file();
+    let clock = Clock::system();
+    let app = App::build_with_clock(config, clock.clone())
+        .await
+        .expect("the app starts");
     let (addr, url, store) = (app.addr(), app.url().to_string(), app.store().clone());
     let (stop, stopped) = oneshot::channel::<()>();
     let done = tokio::spawn(app.run_until(async move {
@@ -75,6 +92,7 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
         dir,
         store,
         client,
+        clock,
         stop: Some(stop),
         done: Some(done),
     }

@@ -13,8 +13,8 @@ fn break_the_instance_table(app: &crate::helpers::TestApp) {
 
 #[tokio::test]
 async fn every_response_carries_the_security_headers() {
-    let app = spawn_app().await;
-    let ok = app.get("/").await;
+    let (app, admin) = crate::browser::app_with_admin().await;
+    let ok = admin.get("/").await;
     assert_eq!(ok.status(), 200);
     assert_security_headers(&ok);
     assert!(
@@ -41,7 +41,7 @@ async fn every_response_carries_the_security_headers() {
     assert_security_headers(&head);
 
     break_the_instance_table(&app);
-    let failed = app.get("/").await;
+    let failed = admin.get("/").await;
     assert_eq!(failed.status(), 500);
     assert_security_headers(&failed);
     app.stop().await;
@@ -49,15 +49,13 @@ async fn every_response_carries_the_security_headers() {
 
 #[tokio::test]
 async fn a_server_error_is_opaque_shows_the_request_id_and_is_logged_once() {
-    let app = spawn_app().await;
+    let (app, admin) = crate::browser::app_with_admin().await;
     break_the_instance_table(&app);
-    let res = app
-        .client
-        .get(app.at("/"))
-        .header("x-request-id", "forced-500-check")
-        .send()
-        .await
-        .unwrap();
+    let res = admin
+        .send(reqwest::Method::GET, "/", |r| {
+            r.header("x-request-id", "forced-500-check")
+        })
+        .await;
     assert_eq!(res.status(), 500);
     assert!(
         res.headers()["content-type"]

@@ -3,7 +3,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod audit_trail;
+mod auth_access;
+mod auth_login;
+mod auth_secrets;
+mod auth_sessions;
 mod backup;
+mod browser;
 mod cli;
 mod config;
 mod health;

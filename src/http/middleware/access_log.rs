@@ -7,13 +7,15 @@
 //! event — borrowing from the request instead of copying it.
 
 use std::borrow::Cow;
+use std::future::{self, Ready};
 use std::time::Instant;
 
-use actix_web::HttpMessage;
 use actix_web::body::{BodySize, MessageBody};
-use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
 use actix_web::http::header;
-use actix_web::middleware::Next;
+use actix_web::{Error, HttpMessage};
+use futures_util::TryFutureExt;
+use futures_util::future::MapOk;
 use tracing::Level;
 
 use crate::http::client_ip::ClientIp;
@@ -24,15 +26,60 @@ const TARGET: &str = "watchpost::access";
 const MAX_PATH: usize = 512;
 const MAX_USER_AGENT: usize = 256;
 
-pub async fn access_log(
-    req: ServiceRequest,
-    next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    if !tracing::enabled!(target: TARGET, Level::INFO) {
-        return next.call(req).await;
+/// The middleware; see the module documentation.
+pub struct AccessLog;
+
+impl<S, B> Transform<S, ServiceRequest> for AccessLog
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error>,
+    B: MessageBody,
+{
+    type Response = ServiceResponse<B>;
+    type Error = Error;
+    type Transform = AccessLogService<S>;
+    type InitError = ();
+    type Future = Ready<Result<Self::Transform, Self::InitError>>;
+
+    fn new_transform(&self, service: S) -> Self::Future {
+        future::ready(Ok(AccessLogService { service }))
     }
-    let started = Instant::now();
-    let res = next.call(req).await?;
+}
+
+pub struct AccessLogService<S> {
+    service: S,
+}
+
+/// When the request came in; stored only when access lines are wanted.
+struct Started(Instant);
+
+impl<S, B> Service<ServiceRequest> for AccessLogService<S>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error>,
+    B: MessageBody,
+{
+    type Response = ServiceResponse<B>;
+    type Error = Error;
+    type Future = MapOk<S::Future, fn(ServiceResponse<B>) -> ServiceResponse<B>>;
+
+    forward_ready!(service);
+
+    fn call(&self, req: ServiceRequest) -> Self::Future {
+        if tracing::enabled!(target: TARGET, Level::INFO) {
+            req.extensions_mut().insert(Started(Instant::now()));
+        }
+        self.service.call(req).map_ok(log_response)
+    }
+}
+
+fn log_response<B: MessageBody>(res: ServiceResponse<B>) -> ServiceResponse<B> {
+    let started = res.request().extensions().get::<Started>().map(|s| s.0);
+    if let Some(started) = started {
+        log(&res, started);
+    }
+    res
+}
+
+fn log(res: &ServiceResponse<impl MessageBody>, started: Instant) {
     let duration_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
     let req = res.request();
     let raw = req.uri().path_and_query().map_or("/", |pq| pq.as_str());
@@ -77,7 +124,6 @@ pub async fn access_log(
             ("user_agent", FieldValue::Text(user_agent)),
         ],
     );
-    Ok(res)
 }
 
 /// `text` cut to `max` characters, marked with `…` when cut.

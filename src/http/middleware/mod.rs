@@ -1,8 +1,15 @@
 //! The cross-cutting layers every request passes through, one file each. Their
 //! order is set once, in `http/mod.rs`.
+//!
+//! Each is a plain actix-web `Transform`/`Service` pair. Its future is the
+//! inner service's future with a plain function applied to the response
+//! (`MapOk<_, fn>`), so a layer costs neither a boxed future nor a dynamic
+//! call per request. What a layer must carry from the request to the response
+//! travels in the request's extensions.
 
 pub mod access_log;
 pub mod body_limit;
 pub mod client_ip;
+pub mod render_errors;
 pub mod request_id;
 pub mod security_headers;

@@ -3,13 +3,13 @@
 //! sniffing, same-origin isolation; HSTS only when Watchpost itself serves
 //! HTTPS. A Content-Security-Policy a handler set deliberately is left as it is.
 
-use actix_web::body::MessageBody;
-use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::header::{HeaderName, HeaderValue};
-use actix_web::middleware::Next;
-use actix_web::web::Data;
+use std::future::{self, Ready};
 
-use crate::http::HttpSettings;
+use actix_web::Error;
+use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use futures_util::TryFutureExt;
+use futures_util::future::MapOk;
 
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
 connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
@@ -40,14 +40,74 @@ const fn header(name: &'static str, value: &'static str) -> (HeaderName, HeaderV
     )
 }
 
-pub async fn security_headers(
-    req: ServiceRequest,
-    next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let tls = req.app_data::<Data<HttpSettings>>().is_some_and(|s| s.tls);
-    let mut res = next.call(req).await?;
+/// The middleware; see the module documentation.
+pub struct SecurityHeaders {
+    hsts: bool,
+}
+
+impl SecurityHeaders {
+    /// `tls`: whether Watchpost itself serves HTTPS, and so sends HSTS.
+    pub fn new(tls: bool) -> Self {
+        SecurityHeaders { hsts: tls }
+    }
+}
+
+impl<S, B> Transform<S, ServiceRequest> for SecurityHeaders
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error>,
+{
+    type Response = ServiceResponse<B>;
+    type Error = Error;
+    type Transform = SecurityHeadersService<S>;
+    type InitError = ();
+    type Future = Ready<Result<Self::Transform, Self::InitError>>;
+
+    fn new_transform(&self, service: S) -> Self::Future {
+        future::ready(Ok(SecurityHeadersService {
+            service,
+            hsts: self.hsts,
+        }))
+    }
+}
+
+pub struct SecurityHeadersService<S> {
+    service: S,
+    hsts: bool,
+}
+
+impl<S, B> Service<ServiceRequest> for SecurityHeadersService<S>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error>,
+{
+    type Response = ServiceResponse<B>;
+    type Error = Error;
+    type Future = MapOk<S::Future, fn(ServiceResponse<B>) -> ServiceResponse<B>>;
+
+    forward_ready!(service);
+
+    fn call(&self, req: ServiceRequest) -> Self::Future {
+        let add: fn(_) -> _ = if self.hsts {
+            add_headers_and_hsts
+        } else {
+            add_headers
+        };
+        self.service.call(req).map_ok(add)
+    }
+}
+
+fn add_headers<B>(res: ServiceResponse<B>) -> ServiceResponse<B> {
+    with_headers(res, None)
+}
+
+fn add_headers_and_hsts<B>(res: ServiceResponse<B>) -> ServiceResponse<B> {
+    with_headers(res, Some(&HSTS))
+}
+
+fn with_headers<B>(
+    mut res: ServiceResponse<B>,
+    extra: Option<&(HeaderName, HeaderValue)>,
+) -> ServiceResponse<B> {
     let headers = res.headers_mut();
-    let extra = tls.then_some(&HSTS);
     for (i, (name, value)) in HEADERS.iter().chain(extra).enumerate() {
         // Only a CSP is ever set by a handler (a page that needs more); the
         // other headers are Watchpost's alone, so they skip the lookup.
@@ -55,5 +115,5 @@ pub async fn security_headers(
             headers.insert(name.clone(), value.clone());
         }
     }
-    Ok(res)
+    res
 }
