@@ -143,25 +143,27 @@ pub async fn serve(file: Option<PathBuf>) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    println!(
-        "Watchpost {} listening on {}",
+    // Written with errors ignored: a closed stdout must not stop the server.
+    let mut banner = format!(
+        "Watchpost {} listening on {}\nData directory: {}\n",
         env!("CARGO_PKG_VERSION"),
-        app.url()
+        app.url(),
+        app.data_dir().display()
     );
-    println!("Data directory: {}", app.data_dir().display());
     match app.first_run() {
         FirstRun::Done => {}
-        FirstRun::AdminCreated(email) => println!("Created the first admin account: {email}"),
-        FirstRun::SetupLink(link) => {
-            println!(
-                "No account exists yet. Open this one-time link (valid 24 h) to create the first admin:"
-            );
-            println!("  {link}");
-            println!(
-                "(also written to {}, readable only by this user)",
-                app.data_dir().join(bootstrap::SETUP_TOKEN_FILE).display()
-            );
+        FirstRun::AdminCreated(email) => {
+            banner.push_str(&format!("Created the first admin account: {email}\n"));
         }
+        FirstRun::SetupLink(link) => banner.push_str(&format!(
+            "No account exists yet. Open this one-time link (valid 24 h) to create the first admin:\n  {link}\n(also written to {}, readable only by this user)\n",
+            app.data_dir().join(bootstrap::SETUP_TOKEN_FILE).display()
+        )),
+    }
+    {
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(banner.as_bytes()).and_then(|()| out.flush());
     }
     tracing::info!(url = app.url(), addr = %app.addr(), data_dir = %app.data_dir().display(), "Watchpost started");
     match app.run_until(shutdown_signal()).await {

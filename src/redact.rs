@@ -31,6 +31,7 @@ const SECRET_NAME_PARTS: &[&str] = &[
     "bearer",
     "cookie",
     "session",
+    "totp",
 ];
 
 static PEM_PRIVATE_KEY: LazyLock<Option<Regex>> = LazyLock::new(|| {

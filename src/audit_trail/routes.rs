@@ -4,8 +4,8 @@
 //! where `next` is the `before` of the following page). Reading only; a CSV
 //! export is itself recorded as `trail.exported`.
 
-use actix_web::http::StatusCode;
 use actix_web::http::header::{self, ContentDisposition, DispositionParam, DispositionType};
+use actix_web::http::{Method, StatusCode};
 use actix_web::web::{self, Bytes};
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, Responder};
 use askama::Template;
@@ -15,13 +15,12 @@ use serde_json::Value;
 
 use super::model::{Actor, Entry, Filter, FilterQuery, Outcome, Record, utc_text};
 use super::{Trail, export, repo};
-use crate::auth::RequireAdmin;
 use crate::clock;
 use crate::error::AppError;
 use crate::http::routes::{Access, Routes};
 use crate::http::{ClientIp, RequestId};
 use crate::store::Store;
-use crate::web::{Layout, Viewer};
+use crate::web::{Layout, SignedInAdmin};
 
 const PAGE_ROWS: u32 = 50;
 const API_MAX_ROWS: u32 = 500;
@@ -114,7 +113,7 @@ fn with_query(path: &str, query: &str) -> String {
 
 async fn list(
     req: HttpRequest,
-    admin: RequireAdmin,
+    SignedInAdmin(admin): SignedInAdmin,
     store: web::Data<Store>,
     query: web::Query<FilterQuery>,
     cursor: web::Query<Cursor>,
@@ -146,11 +145,7 @@ async fn list(
         StatusCode::OK
     };
     let page = ListPage {
-        layout: Layout::new("Audit trail", req.path()).with_viewer(Viewer {
-            name: admin.user().display_name.clone(),
-            is_admin: true,
-            csrf: admin.user().csrf().to_string(),
-        }),
+        layout: Layout::new("Audit trail", req.path()).with_viewer(admin),
         csv_href: with_query("/audit-trail.csv", &filters),
         query,
         outcomes: Outcome::ALL.map(Outcome::as_str),
@@ -179,17 +174,16 @@ struct Stream {
 
 async fn csv_export(
     req: HttpRequest,
-    admin: RequireAdmin,
+    SignedInAdmin(admin): SignedInAdmin,
     store: web::Data<Store>,
     trail: web::Data<Trail>,
     query: web::Query<FilterQuery>,
 ) -> Result<HttpResponse, AppError> {
     let filter = parse(&query)?;
-    let user = admin.user();
     let entry = Entry::new(
         Actor::User {
-            id: user.id,
-            email: user.email.clone(),
+            id: admin.id,
+            email: admin.email.clone(),
         },
         "trail.exported",
         Outcome::Success,
@@ -206,9 +200,12 @@ async fn csv_export(
     .detail("filters", query.to_query());
     let recorder = trail.get_ref().clone();
     let now = clock::now_ms();
-    store
-        .write(move |conn| recorder.append(conn, now, &entry))
-        .await?;
+    // A HEAD request downloads nothing, so it is not an export.
+    if req.method() == Method::GET {
+        store
+            .write(move |conn| recorder.append(conn, now, &entry))
+            .await?;
+    }
 
     let store = store.into_inner();
     let start = Stream {
@@ -311,7 +308,7 @@ struct ApiPage {
 }
 
 async fn api_list(
-    _admin: RequireAdmin,
+    _admin: SignedInAdmin,
     store: web::Data<Store>,
     query: web::Query<FilterQuery>,
     cursor: web::Query<Cursor>,

@@ -45,7 +45,7 @@ pub async fn create_user(
     let name = display_name(&new.name, &email).map_err(AppError::BadRequest)?;
     let hash = match &new.password {
         Some(password) => {
-            auth.policy
+            auth.policy_for(new.role, false)
                 .check(password, &email)
                 .map_err(|r| AppError::BadRequest(r.to_string()))?;
             Some(auth.hasher.hash(password.clone()).await.map_err(internal)?)
@@ -292,7 +292,7 @@ pub async fn set_password(
     keep: Option<String>,
 ) -> Result<Option<String>, AppError> {
     let user = user(auth, id).await?;
-    auth.policy
+    auth.policy_for(user.role, user.totp_enabled)
         .check(&password, &user.email)
         .map_err(|r| AppError::BadRequest(r.to_string()))?;
     let hash = auth.hasher.hash(password).await.map_err(internal)?;

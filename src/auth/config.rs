@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::password::HashParams;
 use crate::config::{Problem, Section};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -19,6 +20,9 @@ pub struct AuthConfig {
     /// A session ends this long after login, however active.
     pub session_absolute: String,
     pub lockout: LockoutConfig,
+    /// argon2id cost; only raising it above the OWASP minimum is accepted.
+    /// Existing hashes are upgraded at their next successful login.
+    pub password_hash: HashParams,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -45,6 +49,7 @@ impl Default for AuthConfig {
             session_idle: "30m".into(),
             session_absolute: "12h".into(),
             lockout: LockoutConfig::default(),
+            password_hash: HashParams::default(),
         }
     }
 }
@@ -125,6 +130,8 @@ impl Section for AuthConfig {
                 )),
             }
         }
+        self.password_hash
+            .validate(&format!("{prefix}.password_hash"), problems);
         let counts = [
             ("lockout.max_failures", self.lockout.max_failures),
             ("lockout.account_daily_max", self.lockout.account_daily_max),

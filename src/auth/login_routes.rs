@@ -351,7 +351,10 @@ async fn setup_submit(
         Ok(email) => email,
         Err(e) => return again(e, StatusCode::BAD_REQUEST),
     };
-    if let Err(reason) = auth.policy.check(&form.password, &email) {
+    if let Err(reason) = auth
+        .policy_for(Role::Admin, false)
+        .check(&form.password, &email)
+    {
         return again(reason.to_string(), StatusCode::BAD_REQUEST);
     }
     let (hash, now) = (secrets::sha256_hex(&form.token), auth.clock.now_ms());
@@ -431,7 +434,10 @@ async fn set_password_submit(
         return again(DEAD_LINK.into(), StatusCode::NOT_FOUND);
     };
     let user = accounts::user(&auth, user_id).await?;
-    if let Err(reason) = auth.policy.check(&form.password, &user.email) {
+    if let Err(reason) = auth
+        .policy_for(user.role, user.totp_enabled)
+        .check(&form.password, &user.email)
+    {
         return again(reason.to_string(), StatusCode::BAD_REQUEST);
     }
     let taken = auth

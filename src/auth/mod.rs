@@ -81,12 +81,11 @@ impl Auth {
                 .is_some_and(|u| u.starts_with("https://"));
         Ok(Auth {
             store,
-            hasher: password::Hasher::new(password::HashParams::default())?,
+            hasher: password::Hasher::new(config.auth.password_hash)?,
             sealer: seal::Sealer::load_or_create(data_dir)?,
             trail,
             clock,
             settings,
-            policy: policy::Policy::default(),
             secure_cookies,
             base_url: std::sync::OnceLock::new(),
             data_dir: data_dir.to_path_buf(),
@@ -107,6 +106,8 @@ pub fn routes(r: &mut Routes) {
 pub async fn viewer_of(req: HttpRequest) -> Result<crate::web::Viewer, actix_web::Error> {
     let user = CurrentUser::extract(&req).await?;
     Ok(crate::web::Viewer {
+        id: user.id,
+        email: user.email.clone(),
         name: user.display_name.clone(),
         is_admin: user.is_admin(),
         csrf: user.csrf().to_string(),

@@ -27,12 +27,12 @@ use crate::config::{Problem, Section};
 /// Bytes of random salt per hash.
 const SALT_LEN: usize = 16;
 
-/// argon2id cost parameters: the `[auth.password_hash]` config section when
-/// the lead wires it in (`memory_kib`, `iterations`, `parallelism`). Values
+/// argon2id cost parameters: the `[auth.password_hash]` config section
+/// (`memory_kib`, `iterations`, `parallelism`). Values
 /// below the OWASP minimum are rejected by [`Section::validate`] and by
 /// [`Hasher::new`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct HashParams {
     /// Memory per hash, in KiB (argon2 `m`).
     pub memory_kib: u32,

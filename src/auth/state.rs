@@ -11,6 +11,7 @@ use crate::clock::Clock;
 use crate::store::{Store, StoreError};
 
 use super::config::AuthSettings;
+use super::model::Role;
 use super::password::Hasher;
 use super::policy::Policy;
 use super::repo;
@@ -23,7 +24,6 @@ pub struct Auth {
     pub trail: Trail,
     pub clock: Clock,
     pub settings: AuthSettings,
-    pub policy: Policy,
     /// Cookies get `Secure` and the `__Host-` prefix (served over HTTPS, by
     /// Watchpost itself or by a proxy in front of a `https://` public URL).
     pub secure_cookies: bool,
@@ -35,6 +35,13 @@ pub struct Auth {
 }
 
 impl Auth {
+    /// The password policy for an account: 12 characters when it has (or,
+    /// as an admin who must enrol, will have) a second factor, 15 without.
+    pub fn policy_for(&self, role: Role, has_2fa: bool) -> Policy {
+        let will_have_2fa = role == Role::Admin && self.settings.require_2fa_for_admins;
+        Policy::for_account(has_2fa || will_have_2fa)
+    }
+
     pub fn base_url(&self) -> &str {
         self.base_url.get().map_or("", String::as_str)
     }

@@ -40,6 +40,8 @@ pub fn origin(req: &HttpRequest) -> Origin {
 /// The layout of a page seen by `user`.
 pub fn layout(title: &str, req: &HttpRequest, user: &CurrentUser) -> Layout {
     Layout::new(title, req.path()).with_viewer(Viewer {
+        id: user.id,
+        email: user.email.clone(),
         name: user.display_name.clone(),
         is_admin: user.is_admin(),
         csrf: user.csrf().to_string(),

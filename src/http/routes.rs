@@ -30,11 +30,14 @@ pub struct RouteInfo {
     pub access: Access,
 }
 
+/// Registers one service (a scope) with actix-web, later.
+type AddService = Box<dyn FnOnce(&mut web::ServiceConfig)>;
+
 #[derive(Default)]
 pub struct Routes {
     table: Vec<RouteInfo>,
     routes: Vec<(&'static str, actix_web::Route)>,
-    services: Vec<Box<dyn FnOnce(&mut web::ServiceConfig)>>,
+    services: Vec<AddService>,
 }
 
 impl Routes {

@@ -38,6 +38,8 @@ pub const NAV: &[NavItem] = &[
 /// The logged-in person, as the header shows them (name, account link, and
 /// the log-out form, which needs the session's CSRF token).
 pub struct Viewer {
+    pub id: i64,
+    pub email: String,
     pub name: String,
     pub is_admin: bool,
     pub csrf: String,
@@ -110,6 +112,29 @@ impl FromRequest for SignedIn {
                     "no way to identify users is registered",
                 )),
             }
+        })
+    }
+}
+
+/// A logged-in admin looking at this page; anyone else logged in gets 403.
+/// For platform pages (the audit trail) that cannot name the accounts feature.
+pub struct SignedInAdmin(pub Viewer);
+
+impl FromRequest for SignedInAdmin {
+    type Error = actix_web::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<SignedInAdmin, actix_web::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let signed_in = SignedIn::from_request(req, payload);
+        Box::pin(async move {
+            let SignedIn(viewer) = signed_in.await?;
+            if !viewer.is_admin {
+                return Err(crate::error::AppError::Forbidden(
+                    "This needs an admin account. Ask an admin if you need it done.".into(),
+                )
+                .into());
+            }
+            Ok(SignedInAdmin(viewer))
         })
     }
 }

@@ -8,7 +8,7 @@ mod layout;
 use crate::http::routes::Routes;
 
 pub use home::ProcessStart;
-pub use layout::{Identify, IdentifyFuture, Layout, NAV, NavItem, SignedIn, Viewer};
+pub use layout::{Identify, IdentifyFuture, Layout, NAV, NavItem, SignedIn, SignedInAdmin, Viewer};
 
 pub fn routes(r: &mut Routes) {
     assets::routes(r);

@@ -255,15 +255,14 @@ async fn first_run_prints_a_setup_link_that_creates_the_admin_once() {
 #[tokio::test]
 async fn the_configured_admin_never_overwrites_an_existing_user() {
     let (app, _admin) = app_with_admin().await;
-    let config_dir = app.dir.path().to_path_buf();
-    app.stop().await;
-    let mut config = crate::helpers::test_config(&config_dir);
+    let dir = app.stop().await;
+    let mut config = crate::helpers::test_config(dir.path());
     config.admin_email = Some(ADMIN_EMAIL.into());
     config.admin_password = Some(watchpost::config::Secret::new(
         "a different long passphrase here ok",
     ));
-    let again = watchpost::app::App::build(config).await.unwrap();
-    let conn = rusqlite::Connection::open(again.store().path()).unwrap();
+    let again = crate::helpers::spawn_app_in(config).await;
+    let conn = rusqlite::Connection::open(again.db_path()).unwrap();
     let users: i64 = conn
         .query_row("SELECT COUNT(*) FROM users", [], |r| r.get(0))
         .unwrap();

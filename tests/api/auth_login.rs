@@ -347,3 +347,22 @@ async fn the_login_form_needs_its_csrf_token() {
         .await;
     assert_eq!(res.status(), 403);
 }
+
+#[tokio::test]
+async fn raising_the_hash_parameters_rehashes_at_the_next_login() {
+    let (app, _admin) = app_with_admin().await;
+    let dir = app.stop().await;
+    let mut config = crate::helpers::test_config(dir.path());
+    config.auth.password_hash.memory_kib = 24_576;
+    config.auth.password_hash.iterations = 3;
+    let app = crate::helpers::spawn_app_in(config).await;
+    assert!(stored_hashes(&app)[0].contains("m=19456,t=2"));
+    assert_eq!(
+        Browser::new(&app)
+            .login(ADMIN_EMAIL, ADMIN_PASSWORD)
+            .await
+            .status(),
+        303
+    );
+    assert!(stored_hashes(&app)[0].starts_with("$argon2id$v=19$m=24576,t=3,p=1$"));
+}

@@ -136,7 +136,7 @@ async fn the_user_and_token_commands_manage_accounts_from_the_shell() {
         Some("short\n"),
     );
     assert!(!weak.status.success());
-    assert!(String::from_utf8_lossy(&weak.stderr).contains("12"));
+    assert!(String::from_utf8_lossy(&weak.stderr).contains("15"));
 
     let token = watchpost(
         &config,

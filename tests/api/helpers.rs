@@ -111,14 +111,16 @@ impl TestApp {
         self.store.path().to_path_buf()
     }
 
-    /// Graceful shutdown, as on SIGTERM.
-    pub async fn stop(mut self) {
+    /// Graceful shutdown, as on SIGTERM. Returns the data's directory, which
+    /// lives on while the caller keeps it (to start again on the same data).
+    pub async fn stop(mut self) -> TempDir {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
         if let Some(done) = self.done.take() {
             done.await.unwrap().unwrap();
         }
+        self.dir
     }
 }
 

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod audit_trail;
+mod audit_trail_pages;
 mod auth_access;
 mod auth_login;
 mod auth_secrets;

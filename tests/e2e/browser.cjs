@@ -1,17 +1,50 @@
-// Drives Debian's Chromium through playwright-core against a running Watchpost.
+// Drives Debian's Chromium through playwright-core against a running Watchpost
+// that has no account yet. The flow: first-run setup from the one-time link,
+// TOTP enrolment (the code computed here from the key on the page), log out,
+// log in with password + TOTP, the home page (desktop, phone, dark), a viewer
+// who sees no edit controls and whose forged POST gets 403, and the 404 page.
 // Fails on any console error, page error, failed request or CSP violation.
-// Usage: node browser.cjs BASE_URL OUT_DIR
+// Usage: node browser.cjs BASE_URL OUT_DIR SETUP_TOKEN_FILE
 const { chromium } = require('playwright-core');
+const crypto = require('crypto');
+const fs = require('fs');
 const path = require('path');
 
-const [base, out] = process.argv.slice(2);
+const [base, out, setupFile] = process.argv.slice(2);
+const ADMIN = { email: 'admin@example.com', password: 'violet tractor hums beneath granite skies' };
+const VIEWER = { email: 'viewer@example.com', password: 'seven lanterns drift over quiet harbours' };
 
 function fail(message) {
   console.error(`FAIL: ${message}`);
   process.exit(1);
 }
 
-async function visit(browser, name, url, options = {}) {
+function base32(text) {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = '';
+  for (const c of text.replace(/[\s=]/g, '').toUpperCase()) {
+    const v = alphabet.indexOf(c);
+    if (v < 0) fail(`not base32: ${c}`);
+    bits += v.toString(2).padStart(5, '0');
+  }
+  const bytes = [];
+  for (let i = 0; i + 8 <= bits.length; i += 8) bytes.push(parseInt(bits.slice(i, i + 8), 2));
+  return Buffer.from(bytes);
+}
+
+// RFC 6238 TOTP, SHA1, 6 digits, 30 s.
+function totp(secret, step) {
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(step));
+  const mac = crypto.createHmac('sha1', secret).update(counter).digest();
+  const offset = mac[mac.length - 1] & 0xf;
+  const value = (mac.readUInt32BE(offset) & 0x7fffffff) % 1000000;
+  return String(value).padStart(6, '0');
+}
+const stepNow = () => Math.floor(Date.now() / 1000 / 30);
+
+// A browser context that records every problem a user would not see.
+async function watched(browser, options = {}) {
   const context = await browser.newContext(options.context || {});
   const page = await context.newPage();
   const problems = [];
@@ -27,12 +60,114 @@ async function visit(browser, name, url, options = {}) {
   });
   page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
   page.on('requestfailed', (r) => problems.push(`request failed: ${r.url()} ${r.failure()?.errorText}`));
-  const response = await page.goto(url, { waitUntil: 'networkidle' });
-  const checks = await options.check(page, response);
+  const done = async (name) => {
+    await context.close();
+    if (problems.length) fail(`${name}: ${problems.join('; ')}`);
+  };
+  return { page, done };
+}
+
+async function shot(page, name) {
   await page.screenshot({ path: path.join(out, `${name}.png`), fullPage: true });
-  await context.close();
-  if (problems.length) fail(`${name}: ${problems.join('; ')}`);
-  console.log(`ok ${name}${checks ? ` (${checks})` : ''}`);
+}
+
+async function adminFlow(browser) {
+  const { page, done } = await watched(browser, { allow: [/status of 401/] });
+  const link = fs.readFileSync(setupFile, 'utf8').trim();
+  const token = new URL(link).searchParams.get('token');
+  await page.goto(`${base}/setup?token=${token}`);
+  await page.fill('input[name=email]', ADMIN.email);
+  await page.fill('input[name=name]', 'Ada Admin');
+  await page.fill('input[name=password]', ADMIN.password);
+  await page.fill('input[name=password_confirm]', ADMIN.password);
+  await Promise.all([page.waitForURL(/\/login\?done=setup/), page.click('button[type=submit]')]);
+  console.log('ok setup: first admin created from the one-time link');
+
+  await page.fill('input[name=email]', ADMIN.email);
+  await page.fill('input[name=password]', ADMIN.password);
+  await shot(page, 'login');
+  await Promise.all([page.waitForURL(/\/account\/2fa$/), page.click('button[type=submit]')]);
+  const nav = await page.locator('nav a[href="/users"]').count();
+  const key = (await page.textContent('#manual-key')).trim();
+  if (!(await page.locator('.qr svg').count())) fail('no QR code on the enrolment page');
+  const secret = base32(key);
+  const enrolStep = stepNow();
+  await page.fill('input[name=code]', totp(secret, enrolStep));
+  await Promise.all([page.waitForLoadState('networkidle'), page.click('form[action="/account/2fa/enable"] button')]);
+  const codes = await page.locator('#recovery-codes li').count();
+  if (codes !== 10) fail(`expected 10 recovery codes, saw ${codes}`);
+  console.log(`ok 2fa: enrolled with the manual key (nav to /users before enrolment: ${nav})`);
+
+  await page.goto(`${base}/account`);
+  await shot(page, 'account');
+  await Promise.all([page.waitForURL(/\/login\?done=logout/), page.click('header form[action="/logout"] button')]);
+  const blocked = await page.goto(`${base}/`);
+  if (!blocked.url().includes('/login')) fail(`logged out, / went to ${blocked.url()}`);
+  console.log('ok logout: the home page asks for a login again');
+
+  await page.fill('input[name=email]', ADMIN.email);
+  await page.fill('input[name=password]', ADMIN.password);
+  await Promise.all([page.waitForURL(/\/login\/totp$/), page.click('button[type=submit]')]);
+  // A code is accepted once: wait for a step after the one used to enrol.
+  while (stepNow() <= enrolStep) await page.waitForTimeout(1000);
+  await page.fill('input[name=code]', totp(secret, stepNow()));
+  await Promise.all([page.waitForURL(`${base}/`), page.click('button[type=submit]')]);
+  const h1 = await page.textContent('h1');
+  if (!h1.includes('Watchpost')) fail(`h1 is ${h1}`);
+  if ((await page.locator('nav a[aria-current="page"]').count()) !== 1) fail('the current page is not marked in the navigation');
+  const install = await page.textContent('dl.facts code');
+  if (!/^[0-9a-f-]{36}$/.test(install.trim())) fail(`installation id looks wrong: ${install}`);
+  const styled = await page.evaluate(() => getComputedStyle(document.querySelector('header.top')).display);
+  if (styled !== 'flex') fail('the stylesheet did not apply');
+  await shot(page, 'home');
+  console.log('ok login: password + TOTP, home page rendered');
+
+  await page.goto(`${base}/users`);
+  await page.fill('form[action="/users"] input[name=email]', VIEWER.email);
+  await page.fill('form[action="/users"] input[name=name]', 'Vic Viewer');
+  await page.fill('form[action="/users"] input[name=password]', VIEWER.password);
+  await Promise.all([page.waitForURL(/\/users\?done=created/), page.click('form[action="/users"] button')]);
+  if (!(await page.textContent('table')).includes(VIEWER.email)) fail('the new viewer is not listed');
+  await shot(page, 'users');
+  console.log('ok users: an admin created a viewer');
+  await done('admin flow');
+}
+
+async function viewerFlow(browser) {
+  const { page, done } = await watched(browser, { allow: [/status of 403/] });
+  await page.goto(`${base}/login`);
+  await page.fill('input[name=email]', VIEWER.email);
+  await page.fill('input[name=password]', VIEWER.password);
+  await Promise.all([page.waitForURL(`${base}/`), page.click('button[type=submit]')]);
+  if (await page.locator('nav a[href="/users"]').count()) fail('a viewer sees the Users link');
+  if (await page.locator('main form[method=post]').count()) fail('a viewer sees an edit control on the home page');
+  const csrf = await page.getAttribute('header input[name=csrf]', 'value');
+  const forged = await page.request.post(`${base}/users/1/disable`, { form: { csrf } });
+  if (forged.status() !== 403) fail(`a viewer's forged POST answered ${forged.status()}`);
+  const users = await page.goto(`${base}/users`);
+  if (users.status() !== 403) fail(`a viewer got ${users.status()} from /users`);
+  console.log('ok viewer: no edit controls, forged POST and /users answer 403');
+  await done('viewer flow');
+}
+
+async function phoneAndErrors(browser) {
+  const { page, done } = await watched(browser, {
+    context: { viewport: { width: 375, height: 740 }, colorScheme: 'dark', isMobile: true },
+    allow: [/status of 404/],
+  });
+  await page.goto(`${base}/login`);
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  if (overflow > 0) fail(`the login page scrolls sideways on a phone by ${overflow}px`);
+  const bg = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+  if (bg !== 'rgb(13, 17, 23)') fail(`dark scheme not applied (background ${bg})`);
+  await shot(page, 'login-phone-dark');
+  const missing = await page.goto(`${base}/no/such/page`);
+  if (missing.status() !== 404) fail(`expected 404, got ${missing.status()}`);
+  if (!(await page.textContent('main')).includes('Request id')) fail('the error page does not show the request id');
+  const health = await page.request.get(`${base}/health`);
+  if (health.status() !== 200) fail(`/health answered ${health.status()}`);
+  console.log('ok phone: no sideways scroll, dark colours; 404 page shows the request id');
+  await done('phone and errors');
 }
 
 (async () => {
@@ -42,43 +177,9 @@ async function visit(browser, name, url, options = {}) {
       '--disable-component-update', '--disable-sync', '--no-first-run'],
   });
   try {
-    await visit(browser, 'home', `${base}/`, {
-      check: async (page, response) => {
-        if (response.status() !== 200) fail(`home answered ${response.status()}`);
-        const title = await page.title();
-        if (!title.includes('Watchpost')) fail(`title is ${title}`);
-        const h1 = await page.textContent('h1');
-        if (!h1.includes('Watchpost')) fail(`h1 is ${h1}`);
-        const nav = await page.locator('nav a[aria-current="page"]').count();
-        if (nav !== 1) fail('the current page is not marked in the navigation');
-        const install = await page.textContent('dl.facts code');
-        if (!/^[0-9a-f-]{36}$/.test(install.trim())) fail(`installation id looks wrong: ${install}`);
-        const styled = await page.evaluate(() => getComputedStyle(document.querySelector('header.top')).display);
-        if (styled !== 'flex') fail('the stylesheet did not apply');
-        const health = await page.request.get(`${base}/health`);
-        if (health.status() !== 200) fail(`/health answered ${health.status()}`);
-        return `title "${title}"`;
-      },
-    });
-    await visit(browser, 'home-phone-dark', `${base}/`, {
-      context: { viewport: { width: 375, height: 740 }, colorScheme: 'dark', isMobile: true },
-      check: async (page) => {
-        const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-        if (overflow > 0) fail(`the page scrolls sideways on a phone by ${overflow}px`);
-        const bg = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
-        if (bg !== 'rgb(13, 17, 23)') fail(`dark scheme not applied (background ${bg})`);
-        return 'no sideways scroll, dark colours';
-      },
-    });
-    await visit(browser, 'not-found', `${base}/no/such/page`, {
-      allow: [/status of 404/],
-      check: async (page, response) => {
-        if (response.status() !== 404) fail(`expected 404, got ${response.status()}`);
-        const text = await page.textContent('main');
-        if (!text.includes('Request id')) fail('the error page does not show the request id');
-        return 'HTML error page with request id';
-      },
-    });
+    await adminFlow(browser);
+    await viewerFlow(browser);
+    await phoneAndErrors(browser);
   } finally {
     await browser.close();
   }

@@ -65,8 +65,15 @@ test -d "$work/data" && test -f "$work/data/watchpost.db" && test -d "$work/data
 [ "$(stat -c %a "$work/data")" = "700" ] || { echo "data dir is not 0700"; exit 1; }
 grep -q "listening on $base" "$out/server.log" || { echo "no 'listening on' line"; cat "$out/server.log"; exit 1; }
 
-say "chromium (playwright-core): home page, error page, phone and dark"
-NODE_PATH="$node_dir/node_modules" node "$root/tests/e2e/browser.cjs" "$base" "$out"
+say "first run printed a one-time setup link and saved it 0600"
+grep -q "/setup?token=" "$out/server.log" || { echo "no setup link on the console"; exit 1; }
+[ "$(stat -c %a "$work/data/setup-token")" = "600" ] || { echo "setup-token is not 0600"; exit 1; }
+
+say "chromium (playwright-core): setup, 2FA enrolment, logout, password + TOTP login, viewer, phone, 404"
+NODE_PATH="$node_dir/node_modules" node "$root/tests/e2e/browser.cjs" "$base" "$out" "$work/data/setup-token"
+
+say "audit trail verifies after the browser session"
+(cd "$work" && "$bin" trail verify)
 
 say "backup while serving"
 (cd "$work" && "$bin" backup "$work/backup.db")
