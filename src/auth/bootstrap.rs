@@ -79,7 +79,7 @@ pub async fn ensure_first_admin(
         .map_err(|e| anyhow::anyhow!("WATCHPOST_ADMIN_EMAIL / WATCHPOST_ADMIN_PASSWORD: {e}"))?;
         return Ok(FirstRun::AdminCreated(created.email));
     }
-    let token = secrets::random_token(32)?;
+    let token = secrets::new_setup_token()?;
     let hash = secrets::sha256_hex(&token);
     let now = auth.clock.now_ms();
     auth.store

@@ -712,15 +712,6 @@ pub fn set_lockout(
     Ok(())
 }
 
-/// Active or remembered locks of an account, for the admin's "clear lockout".
-pub fn lockouts_for_email(conn: &Connection, email: &str, now_ms: i64) -> Result<i64, StoreError> {
-    Ok(conn.query_row(
-        "SELECT COUNT(*) FROM lockouts WHERE email = ?1 AND until_ms > ?2",
-        params![email, now_ms],
-        |r| r.get(0),
-    )?)
-}
-
 /// Forgets an account's locks and failures (an admin cleared them).
 pub fn clear_lockouts(conn: &Connection, email: &str) -> Result<usize, StoreError> {
     let locks = conn.execute("DELETE FROM lockouts WHERE email = ?1", [email])?;

@@ -230,6 +230,7 @@ async fn three_wrong_codes_make_the_user_wait_for_the_next_step() {
         .submit("/login/totp", "/login/totp", &[("code", &right)])
         .await;
     assert_eq!(res.status(), 429);
+    crate::helpers::assert_security_headers(&res);
     assert!(res.headers().get("retry-after").is_some());
     assert!(res.text().await.unwrap().contains("Wait for your app"));
 }
