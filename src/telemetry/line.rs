@@ -189,7 +189,8 @@ thread_local! {
     static LAST_SECOND: RefCell<(i64, String)> = const { RefCell::new((i64::MIN, String::new())) };
 }
 
-/// `2026-11-22T07:47:14.747Z`; the date and time part is formatted once a second.
+/// `2026-11-22T07:47:14.747Z`; the date and time part is formatted once a
+/// second, the milliseconds digit by digit (cheaper than `write!`).
 fn utc_timestamp() -> String {
     let now = OffsetDateTime::now_utc();
     let second = now.unix_timestamp();
@@ -199,9 +200,14 @@ fn utc_timestamp() -> String {
             let format = format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]");
             *last = (second, now.format(&format).unwrap_or_default());
         }
+        let millis = now.millisecond();
         let mut ts = String::with_capacity(24);
         ts.push_str(&last.1);
-        let _ = write!(ts, ".{:03}Z", now.millisecond());
+        ts.push('.');
+        for digit in [millis / 100, millis / 10 % 10, millis % 10] {
+            ts.push(char::from(b'0' + digit as u8));
+        }
+        ts.push('Z');
         ts
     })
 }

@@ -53,7 +53,7 @@ impl Recent {
     }
 
     fn push_lines(&self, batch: &[u8]) {
-        let count = batch.iter().filter(|&&b| b == b'\n').count();
+        let count = count_lines(batch);
         if count == 0 {
             return;
         }
@@ -99,6 +99,15 @@ impl Recent {
     }
 }
 
+/// The newlines in `batch`, summed in `u8`s a chunk at a time, which the
+/// compiler vectorizes; `filter().count()` goes byte by byte.
+fn count_lines(batch: &[u8]) -> usize {
+    batch
+        .chunks(255)
+        .map(|chunk| usize::from(chunk.iter().map(|&b| u8::from(b == b'\n')).sum::<u8>()))
+        .sum()
+}
+
 /// The ring as an output of the log writer: each write is a batch of lines.
 pub struct RecentLines(pub Arc<Recent>);
 
@@ -116,6 +125,19 @@ impl Write for RecentLines {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn newlines_are_counted_across_chunks() {
+        let batch: Vec<u8> = (0..2000)
+            .map(|i| if i % 7 == 0 { b'\n' } else { b'x' })
+            .collect();
+        assert_eq!(
+            count_lines(&batch),
+            batch.iter().filter(|&&b| b == b'\n').count()
+        );
+        assert_eq!(count_lines(&[b'\n'; 600]), 600);
+        assert_eq!(count_lines(b""), 0);
+    }
 
     #[test]
     fn keeps_the_last_thousand_lines_and_counts_all() {

@@ -309,7 +309,15 @@ async fn auth_responses_carry_the_security_headers() {
 async fn a_user_created_without_a_password_sets_it_through_a_one_time_link() {
     let (app, admin) = app_with_admin().await;
     let res = admin
-        .submit("/users", "/users", &[("email", "new@example.com"), ("role", "viewer"), ("name", "Nia")])
+        .submit(
+            "/users",
+            "/users",
+            &[
+                ("email", "new@example.com"),
+                ("role", "viewer"),
+                ("name", "Nia"),
+            ],
+        )
         .await;
     assert_eq!(res.status(), 200);
     let page = res.text().await.unwrap();
@@ -319,13 +327,32 @@ async fn a_user_created_without_a_password_sets_it_through_a_one_time_link() {
     let token = path.split("token=").nth(1).unwrap().to_string();
 
     let b = Browser::new(&app);
-    assert_eq!(b.login("new@example.com", "").await.status(), 401, "no password yet");
-    let fields = [("token", token.as_str()), ("password", VIEWER_PASSWORD), ("password_confirm", VIEWER_PASSWORD)];
-    let weak = [("token", token.as_str()), ("password", "password1234"), ("password_confirm", "password1234")];
-    assert_eq!(b.submit(path, "/set-password", &weak).await.status(), 400, "the policy applies");
+    assert_eq!(
+        b.login("new@example.com", "").await.status(),
+        401,
+        "no password yet"
+    );
+    let fields = [
+        ("token", token.as_str()),
+        ("password", VIEWER_PASSWORD),
+        ("password_confirm", VIEWER_PASSWORD),
+    ];
+    let weak = [
+        ("token", token.as_str()),
+        ("password", "password1234"),
+        ("password_confirm", "password1234"),
+    ];
+    assert_eq!(
+        b.submit(path, "/set-password", &weak).await.status(),
+        400,
+        "the policy applies"
+    );
     assert_eq!(b.submit(path, "/set-password", &fields).await.status(), 303);
     assert_eq!(b.get(path).await.status(), 404, "the link dies on use");
-    assert_eq!(b.login("new@example.com", VIEWER_PASSWORD).await.status(), 303);
+    assert_eq!(
+        b.login("new@example.com", VIEWER_PASSWORD).await.status(),
+        303
+    );
 }
 
 #[tokio::test]
@@ -338,16 +365,35 @@ async fn the_users_page_searches_filters_counts_and_acts_in_bulk() {
     let admins = admin.get("/users?role=admin").await.text().await.unwrap();
     assert!(admins.contains(ADMIN_EMAIL) && !admins.contains("alice@example.com"));
     let bob = Browser::new(&app);
-    assert_eq!(bob.login("bob@example.com", VIEWER_PASSWORD).await.status(), 303);
+    assert_eq!(
+        bob.login("bob@example.com", VIEWER_PASSWORD).await.status(),
+        303
+    );
     let (a, b) = (a.to_string(), b.to_string());
     let res = admin
-        .submit("/users", "/users/bulk", &[("action", "disable"), ("id", &a), ("id", &b)])
+        .submit(
+            "/users",
+            "/users/bulk",
+            &[("action", "disable"), ("id", &a), ("id", &b)],
+        )
         .await;
     assert_eq!(res.status(), 303);
-    assert_eq!(bob.get("/api/v1/me").await.status(), 401, "disabled users lose their sessions");
-    let disabled = admin.get("/users?status=disabled").await.text().await.unwrap();
+    assert_eq!(
+        bob.get("/api/v1/me").await.status(),
+        401,
+        "disabled users lose their sessions"
+    );
+    let disabled = admin
+        .get("/users?status=disabled")
+        .await
+        .text()
+        .await
+        .unwrap();
     assert!(disabled.contains("alice@example.com") && disabled.contains("bob@example.com"));
-    assert!(disabled.contains("<strong>2</strong>disabled"), "the counts show it");
+    assert!(
+        disabled.contains("<strong>2</strong>disabled"),
+        "the counts show it"
+    );
     assert_eq!(audit_rows(&app, "user.disabled").len(), 2);
 }
 
@@ -356,7 +402,11 @@ async fn the_last_admin_cannot_be_demoted_or_disabled() {
     let (_app, admin) = app_with_admin().await;
     let id = admin.me().await["id"].as_i64().unwrap();
     let res = admin
-        .api(Method::POST, &format!("/api/v1/users/{id}/role"), json!({ "role": "viewer" }))
+        .api(
+            Method::POST,
+            &format!("/api/v1/users/{id}/role"),
+            json!({ "role": "viewer" }),
+        )
         .await;
     assert_eq!(res.status(), 409);
     assert_eq!(admin.me().await["role"], "admin");
