@@ -123,10 +123,10 @@ async function adminFlow(browser) {
   console.log('ok login: password + TOTP, home page rendered');
 
   await page.goto(`${base}/users`);
-  await page.fill('form[action="/users"] input[name=email]', VIEWER.email);
-  await page.fill('form[action="/users"] input[name=name]', 'Vic Viewer');
-  await page.fill('form[action="/users"] input[name=password]', VIEWER.password);
-  await Promise.all([page.waitForURL(/\/users\?done=created/), page.click('form[action="/users"] button')]);
+  await page.fill('form[action="/users"][method="post"] input[name=email]', VIEWER.email);
+  await page.fill('form[action="/users"][method="post"] input[name=name]', 'Vic Viewer');
+  await page.fill('form[action="/users"][method="post"] input[name=password]', VIEWER.password);
+  await Promise.all([page.waitForURL(/\/users\?done=created/), page.click('form[action="/users"][method="post"] button')]);
   if (!(await page.textContent('table')).includes(VIEWER.email)) fail('the new viewer is not listed');
   await shot(page, 'users');
   console.log('ok users: an admin created a viewer');
