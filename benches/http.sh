@@ -5,7 +5,7 @@
 # wrk. A third server, Watchpost with logging.level=warn, shows what the
 # per-request access log costs. Prints each round, the medians, the ratio of
 # the medians and the spread of the per-round ratios; then Watchpost's RSS
-# after IDLE_SECS idle and the stripped release binary's size.
+# after IDLE_SECS idle and the binary's size.
 #
 # To keep a shared machine's noise down, the servers run on one set of CPUs
 # and wrk on another (taskset), so client and server never compete for a core;
@@ -21,7 +21,9 @@
 #   CLIENT_CPUS (1)     CPUs wrk is pinned to
 #   PIN (1)             0 runs everything unpinned (also the case on one CPU)
 #   IDLE_SECS (60)      how long the idle instance waits before its RSS is read
-#   CARGO_TARGET_DIR    where the release binaries are built (default target/)
+#   PROFILE (release)   cargo profile to build and run; the binary size is
+#                       only the shipped one's under release (stripped, LTO)
+#   CARGO_TARGET_DIR    where the binaries are built (default target/)
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -34,7 +36,9 @@ server_cpus=${SERVER_CPUS:-0}
 client_cpus=${CLIENT_CPUS:-1}
 pin=${PIN:-1}
 idle_secs=${IDLE_SECS:-60}
+profile=${PROFILE:-release}
 target=${CARGO_TARGET_DIR:-$root/target}
+bin="$target/$profile"
 out="$target/bench"
 mkdir -p "$out"
 
@@ -55,8 +59,8 @@ else
   on_client=()
 fi
 
-cargo build --release --locked
-cargo build --release --locked --features bench-baseline --bin bare-actix
+cargo build --profile "$profile" --locked
+cargo build --profile "$profile" --locked --features bench-baseline --bin bare-actix
 
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 work=$(mktemp -d)
@@ -67,7 +71,7 @@ trap cleanup EXIT
 start_watchpost() { # name port [log level]
   mkdir -p "$work/$1"
   (cd "$work/$1" && WATCHPOST_SERVER__BIND="127.0.0.1:$2" WATCHPOST_LOGGING__LEVEL="${3:-info}" \
-    exec "${on_servers[@]}" "$target/release/watchpost") >"$work/$1.log" 2>&1 &
+    exec "${on_servers[@]}" "$bin/watchpost") >"$work/$1.log" 2>&1 &
   pids+=($!)
   echo $!
 }
@@ -75,13 +79,14 @@ wait_up() { for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$1/health" >/de
 
 idle_port=$(free_port)
 idle_pid=$(start_watchpost idle "$idle_port")
+pids+=("$idle_pid") # started in a subshell, so recorded here for cleanup
 idle_started=$(date +%s)
 wp_port=$(free_port)
 start_watchpost loaded "$wp_port" >/dev/null
 quiet_port=$(free_port)
 start_watchpost quiet "$quiet_port" warn >/dev/null
 bare_port=$(free_port)
-"${on_servers[@]}" "$target/release/bare-actix" "127.0.0.1:$bare_port" >/dev/null 2>&1 &
+"${on_servers[@]}" "$bin/bare-actix" "127.0.0.1:$bare_port" >/dev/null 2>&1 &
 pids+=($!)
 wait_up "$idle_port"; wait_up "$wp_port"; wait_up "$quiet_port"; wait_up "$bare_port"
 
@@ -107,9 +112,9 @@ done
 now=$(date +%s)
 [ $((now - idle_started)) -lt "$idle_secs" ] && sleep $((idle_secs - (now - idle_started)))
 idle_rss_kb=$(awk '/VmRSS/ {print $2}' "/proc/$idle_pid/status")
-size=$(stat -c %s "$target/release/watchpost")
+size=$(stat -c %s "$bin/watchpost")
 
-python3 - "$out/rounds.txt" "$idle_rss_kb" "$size" "$idle_secs" <<'PY'
+python3 - "$out/rounds.txt" "$idle_rss_kb" "$size" "$idle_secs" "$profile" <<'PY'
 import statistics, sys
 rows = [[float(x) for x in line.split()[1:]] for line in open(sys.argv[1]) if line.strip()]
 bare, wp, quiet = (statistics.median(r[i] for r in rows) for i in range(3))
@@ -126,5 +131,5 @@ print(f"  per-round ratios: median {statistics.median(ratios):.3f}, "
 print(f"watchpost, access log off (logging.level=warn): {quiet:,.0f} req/s, ratio {quiet / bare:.3f}"
       f" (per round {quiet_ratios[0]:.3f}..{quiet_ratios[-1]:.3f})")
 print(f"idle RSS after {sys.argv[4]} s: {rss_mb:.1f} MB  (goal <= 30 MB)")
-print(f"stripped binary: {size_mb:.1f} MB  (goal <= 25 MB)")
+print(f"{sys.argv[5]} binary: {size_mb:.1f} MB  (goal <= 25 MB, stripped release)")
 PY

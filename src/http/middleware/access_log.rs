@@ -15,8 +15,8 @@ use actix_web::body::{BodySize, MessageBody};
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
 use actix_web::http::header;
 use actix_web::{Error, HttpMessage};
-use futures_util::TryFutureExt;
-use futures_util::future::MapOk;
+use futures_util::FutureExt;
+use futures_util::future::{self as future_util, Join, Map};
 use tracing::Level;
 
 use crate::http::client_ip::ClientIp;
@@ -50,9 +50,6 @@ pub struct AccessLogService<S> {
     service: S,
 }
 
-/// When the request came in; stored only when access lines are wanted.
-struct Started(Instant);
-
 impl<S, B> Service<ServiceRequest> for AccessLogService<S>
 where
     S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error>,
@@ -60,24 +57,29 @@ where
 {
     type Response = ServiceResponse<B>;
     type Error = Error;
-    type Future = MapOk<S::Future, fn(ServiceResponse<B>) -> ServiceResponse<B>>;
+    type Future = Map<Join<S::Future, Ready<Option<Instant>>>, fn(Joined<B>) -> Outcome<B>>;
 
     forward_ready!(service);
 
     fn call(&self, req: ServiceRequest) -> Self::Future {
-        if tracing::enabled!(target: TARGET, Level::INFO) {
-            req.extensions_mut().insert(Started(Instant::now()));
-        }
-        self.service.call(req).map_ok(log_response)
+        let started = tracing::enabled!(target: TARGET, Level::INFO).then(Instant::now);
+        // Joined with a ready value, the start time rides along to the
+        // response in the future itself: no box, no request extension.
+        future_util::join(self.service.call(req), future::ready(started)).map(log_response)
     }
 }
 
-fn log_response<B: MessageBody>(res: ServiceResponse<B>) -> ServiceResponse<B> {
-    let started = res.request().extensions().get::<Started>().map(|s| s.0);
+type Outcome<B> = Result<ServiceResponse<B>, Error>;
+/// The inner service's outcome and when the request came in (`None` when
+/// access lines are filtered out).
+type Joined<B> = (Outcome<B>, Option<Instant>);
+
+fn log_response<B: MessageBody>((outcome, started): Joined<B>) -> Outcome<B> {
+    let res = outcome?;
     if let Some(started) = started {
         log(&res, started);
     }
-    res
+    Ok(res)
 }
 
 fn log(res: &ServiceResponse<impl MessageBody>, started: Instant) {

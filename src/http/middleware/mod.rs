@@ -4,8 +4,9 @@
 //! Each is a plain actix-web `Transform`/`Service` pair. Its future is the
 //! inner service's future with a plain function applied to the response
 //! (`MapOk<_, fn>`), so a layer costs neither a boxed future nor a dynamic
-//! call per request. What a layer must carry from the request to the response
-//! travels in the request's extensions.
+//! call per request. What handlers read too (the request id, the client IP)
+//! travels in the request's extensions; what only the layer needs later (the
+//! access log's start time) rides along in its future.
 
 pub mod access_log;
 pub mod body_limit;
