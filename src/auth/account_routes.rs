@@ -159,15 +159,7 @@ async fn render_account(
         new_token,
         user,
     };
-    let status = if page.error.is_some() {
-        actix_web::http::StatusCode::BAD_REQUEST
-    } else {
-        actix_web::http::StatusCode::OK
-    };
-    Ok(HttpResponse::build(status)
-        .content_type("text/html; charset=utf-8")
-        .insert_header(("cache-control", "no-store"))
-        .body(page.render().map_err(|e| AppError::Internal(e.into()))?))
+    super::web::page(&page, page.error.is_some())
 }
 
 async fn account_page(
@@ -382,10 +374,7 @@ async fn render_twofa(
         may_disable: !(user.role == Role::Admin && auth.settings.require_2fa_for_admins),
         csrf: user.csrf().to_string(),
     };
-    Ok(HttpResponse::build(status)
-        .content_type("text/html; charset=utf-8")
-        .insert_header(("cache-control", "no-store"))
-        .body(page.render().map_err(|e| AppError::Internal(e.into()))?))
+    super::web::page_with_status(&page, status)
 }
 
 async fn twofa_page(

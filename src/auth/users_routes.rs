@@ -125,15 +125,7 @@ async fn render_users(
         error,
         link,
     };
-    let status = if page.error.is_some() {
-        actix_web::http::StatusCode::BAD_REQUEST
-    } else {
-        actix_web::http::StatusCode::OK
-    };
-    Ok(HttpResponse::build(status)
-        .content_type("text/html; charset=utf-8")
-        .insert_header(("cache-control", "no-store"))
-        .body(page.render().map_err(|e| AppError::Internal(e.into()))?))
+    super::web::page(&page, page.error.is_some())
 }
 
 async fn users_page(

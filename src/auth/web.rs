@@ -2,7 +2,7 @@
 //! came from, the page layout for the logged-in user, local redirect targets,
 //! and readable times.
 
-use actix_web::http::header;
+use actix_web::http::{StatusCode, header};
 use actix_web::{HttpMessage, HttpRequest, HttpResponse};
 
 use super::extract::CurrentUser;
@@ -57,6 +57,28 @@ pub fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, AppEr
             "The request body is not the JSON this call expects: {e}"
         ))
     })
+}
+
+/// A rendered page that is never cached: 400 when it shows a form error
+/// (`failed`), else 200.
+pub fn page(page: &impl askama::Template, failed: bool) -> Result<HttpResponse, AppError> {
+    let status = if failed {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    page_with_status(page, status)
+}
+
+pub fn page_with_status(
+    page: &impl askama::Template,
+    status: StatusCode,
+) -> Result<HttpResponse, AppError> {
+    let body = page.render().map_err(|e| AppError::Internal(e.into()))?;
+    Ok(HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(body))
 }
 
 /// `next` if it is a path on this site, else `/` (no open redirects).
