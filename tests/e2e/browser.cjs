@@ -59,7 +59,12 @@ async function watched(browser, options = {}) {
     }
   });
   page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-  page.on('requestfailed', (r) => problems.push(`request failed: ${r.url()} ${r.failure()?.errorText}`));
+  // A navigation cancels the previous page's pending loads (ERR_ABORTED);
+  // that is the browser moving on, not a failure of the server.
+  page.on('requestfailed', (r) => {
+    const reason = r.failure()?.errorText || '';
+    if (!reason.includes('ERR_ABORTED')) problems.push(`request failed: ${r.url()} ${reason}`);
+  });
   const done = async (name) => {
     await context.close();
     if (problems.length) fail(`${name}: ${problems.join('; ')}`);
