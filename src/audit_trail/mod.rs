@@ -40,6 +40,7 @@
 //! themselves: keep the head hash `trail verify` prints to compare later.
 
 mod export;
+mod filter;
 mod model;
 mod repo;
 mod routes;

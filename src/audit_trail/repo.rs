@@ -6,7 +6,8 @@ use std::ops::ControlFlow;
 
 use rusqlite::{Connection, Row, named_params};
 
-use super::model::{Canonical, Filter, Personal, Record};
+use super::filter::Filter;
+use super::model::{Canonical, Personal, Record};
 use crate::store::StoreError;
 
 /// The id and hash of the newest row.

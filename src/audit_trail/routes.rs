@@ -13,7 +13,8 @@ use askama_web::WebTemplate;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::model::{Actor, Entry, Filter, FilterQuery, Outcome, Record, utc_text};
+use super::filter::{Filter, FilterQuery};
+use super::model::{Actor, Entry, Outcome, Record, utc_text};
 use super::{Trail, export, repo};
 use crate::clock;
 use crate::error::AppError;

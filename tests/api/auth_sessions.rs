@@ -19,6 +19,11 @@ fn now_s() -> u64 {
 
 /// Reads the manual key off the enrolment page and turns 2FA on; returns the secret.
 async fn enrol(b: &Browser) -> Vec<u8> {
+    enrol_showing_codes(b).await.0
+}
+
+/// As [`enrol`], also returning the page that shows the recovery codes.
+async fn enrol_showing_codes(b: &Browser) -> (Vec<u8>, String) {
     let page = b.get("/account/2fa").await.text().await.unwrap();
     let at = page.find("id=\"manual-key\">").unwrap() + "id=\"manual-key\">".len();
     let key: String = page[at..]
@@ -37,7 +42,7 @@ async fn enrol(b: &Browser) -> Vec<u8> {
     assert_eq!(res.status(), 200);
     let body = res.text().await.unwrap();
     assert!(body.contains("id=\"recovery-codes\""), "{body}");
-    secret
+    (secret, body)
 }
 
 #[tokio::test]
@@ -238,23 +243,7 @@ async fn three_wrong_codes_make_the_user_wait_for_the_next_step() {
 #[tokio::test]
 async fn a_recovery_code_works_once() {
     let (app, admin) = app_with_admin().await;
-    let page = admin.get("/account/2fa").await.text().await.unwrap();
-    let at = page.find("id=\"manual-key\">").unwrap() + "id=\"manual-key\">".len();
-    let key: String = page[at..]
-        .split('<')
-        .next()
-        .unwrap()
-        .chars()
-        .filter(|c| !c.is_whitespace())
-        .collect();
-    let secret = data_encoding::BASE32_NOPAD.decode(key.as_bytes()).unwrap();
-    let code = totp::code_at(&secret, now_s());
-    let body = admin
-        .submit("/account/2fa", "/account/2fa/enable", &[("code", &code)])
-        .await
-        .text()
-        .await
-        .unwrap();
+    let (_, body) = enrol_showing_codes(&admin).await;
     let list = &body[body.find("id=\"recovery-codes\"").unwrap()..];
     let first = &list[list.find("<code>").unwrap() + 6..];
     let recovery = first[..first.find("</code>").unwrap()].to_string();
