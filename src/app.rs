@@ -22,10 +22,12 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::health::{self, DiskThreshold, HealthState};
 use crate::http::routes::{RouteInfo, Routes};
+use crate::metrics::{Exposition, MetricsToken};
+use crate::retention::{Policy, RetentionConfig};
 use crate::store::{self, Store, instance};
 use crate::tasks::Tasks;
-use crate::web::{Identify, ProcessStart};
-use crate::{http, web};
+use crate::web::{Identify, Overview, ProcessStart};
+use crate::{host, http, metrics, retention, series, web};
 
 pub struct App {
     addr: SocketAddr,
@@ -43,6 +45,42 @@ pub fn all_routes(r: &mut Routes) {
     web::routes(r);
     auth::routes(r);
     audit_trail::routes(r);
+    series::routes(r);
+    host::routes(r);
+    metrics::routes(r);
+    http::openapi::routes(r);
+}
+
+/// The OpenAPI document: every feature's API part, merged.
+fn openapi_parts() -> Vec<utoipa::openapi::OpenApi> {
+    use utoipa::OpenApi;
+    vec![series::SeriesApi::openapi()]
+}
+
+/// Every kind of stored history and how long it is kept.
+fn retention_policies(config: &RetentionConfig) -> Vec<Policy> {
+    vec![
+        Policy {
+            data: "series_raw",
+            keep: config.keep("series_raw"),
+            prune: series::prune_raw,
+        },
+        Policy {
+            data: "series_1m",
+            keep: config.keep("series_1m"),
+            prune: series::prune_minutes,
+        },
+        Policy {
+            data: "series_1h",
+            keep: config.keep("series_1h"),
+            prune: series::prune_hours,
+        },
+        Policy {
+            data: "top_processes",
+            keep: config.keep("top_processes"),
+            prune: host::prune_top,
+        },
+    ]
 }
 
 /// The route table as the server registers it, for tests to walk.
@@ -83,13 +121,27 @@ impl App {
                 .context("starting accounts")?,
         );
         let mut tasks = Tasks::default();
+        let (host, collector) = host::build(&config.collector, store.path().to_path_buf())
+            .context("starting the host collector")?;
+        let overview = Overview(vec![host::card_source(host.clone(), store.clone())]);
+        let exposition = Exposition {
+            contributions: vec![host::contribution(host.clone())],
+            allow_from: config.metrics.allow_from.clone(),
+        };
+        let openapi = http::openapi::document(openapi_parts())?;
 
         let app_data = {
             let store = Data::new(store.clone());
             let health = Data::from(health.clone());
             let start = Data::new(ProcessStart(started_ms));
             let auth = Data::from(auth.clone());
-            let trail = Data::new(trail);
+            let trail_data = Data::new(trail.clone());
+            let overview = Data::new(overview);
+            let exposition = Data::new(exposition);
+            let metrics_token = Data::new(MetricsToken(|req| {
+                Box::pin(auth::extract::has_metrics_token(req))
+            }));
+            let openapi = Data::new(openapi);
             let identify = Data::new(Identify(|req| Box::pin(auth::viewer_of(req))));
             let runtime = Data::new(Runtime {
                 started_ms,
@@ -100,7 +152,11 @@ impl App {
                     .app_data(health.clone())
                     .app_data(start.clone())
                     .app_data(auth.clone())
-                    .app_data(trail.clone())
+                    .app_data(trail_data.clone())
+                    .app_data(overview.clone())
+                    .app_data(exposition.clone())
+                    .app_data(metrics_token.clone())
+                    .app_data(openapi.clone())
                     .app_data(identify.clone())
                     .app_data(runtime.clone());
                 let mut routes = Routes::default();
@@ -121,6 +177,24 @@ impl App {
         });
         tasks.spawn("auth-sweeper", move |shutdown| {
             auth::sweeper(auth.clone(), shutdown)
+        });
+        let collector_store = store.clone();
+        tasks.spawn("host-collector", move |shutdown| {
+            host::task::run(
+                host.clone(),
+                collector.clone(),
+                collector_store.clone(),
+                shutdown,
+            )
+        });
+        let (retention_store, policies) = (store.clone(), retention_policies(&config.retention));
+        tasks.spawn("retention", move |shutdown| {
+            retention::run(
+                retention_store.clone(),
+                trail.clone(),
+                policies.clone(),
+                shutdown,
+            )
         });
 
         Ok(App {

@@ -1,12 +1,15 @@
 //! The command line: `serve` (the default), `config check|dump`,
-//! `healthcheck`, `backup FILE`, `trail verify|export|erase`, `systemd-unit`.
+//! `healthcheck`, `backup FILE`, `trail verify|export|erase`, `systemd-unit`,
+//! `user …`, `token …`, and `dev seed-metrics` (synthetic data for benchmarks).
 //! Exit codes: 0 success, 1 the command failed, 2 the configuration is invalid
 //! (nothing was started).
 
+mod dev;
 mod systemd;
 mod trail;
 mod user;
 
+pub use dev::DevCommand;
 pub use user::{TokenCommand, UserCommand};
 
 use std::io::IsTerminal;
@@ -63,6 +66,9 @@ pub enum Command {
     /// Manage API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Tools for benchmarks and screenshots (synthetic data, clearly marked).
+    #[command(subcommand)]
+    Dev(DevCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -111,6 +117,10 @@ fn report_problems(problems: &[crate::config::Problem]) -> ExitCode {
         eprintln!("  - {problem}");
     }
     ExitCode::from(EXIT_CONFIG)
+}
+
+pub async fn dev(file: Option<PathBuf>, command: DevCommand) -> ExitCode {
+    dev::run(file, command).await
 }
 
 pub async fn serve(file: Option<PathBuf>) -> ExitCode {

@@ -17,7 +17,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::auth::AuthConfig;
 use crate::health::HealthConfig;
+use crate::host::CollectorConfig;
 use crate::http::ServerConfig;
+use crate::metrics::MetricsConfig;
+use crate::retention::RetentionConfig;
 use crate::store::StorageConfig;
 use crate::telemetry::LoggingConfig;
 
@@ -34,6 +37,9 @@ pub struct Config {
     pub logging: LoggingConfig,
     pub health: HealthConfig,
     pub auth: AuthConfig,
+    pub collector: CollectorConfig,
+    pub metrics: MetricsConfig,
+    pub retention: RetentionConfig,
     /// First-run admin (`WATCHPOST_ADMIN_EMAIL`): created at start when no user
     /// exists yet; never overwrites one.
     pub admin_email: Option<String>,
@@ -84,6 +90,9 @@ impl Config {
         self.logging.validate("logging", &mut problems);
         self.health.validate("health", &mut problems);
         self.auth.validate("auth", &mut problems);
+        self.collector.validate("collector", &mut problems);
+        self.metrics.validate("metrics", &mut problems);
+        self.retention.validate("retention", &mut problems);
         crate::auth::bootstrap::validate(self, &mut problems);
         problems
     }

@@ -252,7 +252,11 @@ pub async fn live_session(auth: &Auth, cookie: &str) -> Result<Option<SessionRow
     Ok(Some(session))
 }
 
-async fn bearer(req: &HttpRequest, auth: &Auth, header: &[u8]) -> Result<CurrentUser, AppError> {
+/// The live token and its user for an `Authorization: Bearer wp_…` header.
+async fn token_of(
+    auth: &Auth,
+    header: &[u8],
+) -> Result<(repo::TokenInfo, super::model::User, String), AppError> {
     let invalid = || AppError::InvalidToken;
     let header = std::str::from_utf8(header).map_err(|_| invalid())?;
     let token = header
@@ -278,6 +282,27 @@ async fn bearer(req: &HttpRequest, auth: &Auth, header: &[u8]) -> Result<Current
     if user.disabled || token.expires_ms.is_some_and(|e| e <= now) {
         return Err(invalid());
     }
+    Ok((token, user, hash))
+}
+
+/// Whether the request carries a live API token of the `metrics` scope
+/// (for `/metrics`, registered as `metrics::MetricsToken`).
+pub async fn has_metrics_token(req: HttpRequest) -> bool {
+    let (Ok(auth), Some(header)) = (auth_of(&req), req.headers().get(AUTHORIZATION)) else {
+        return false;
+    };
+    match token_of(&auth, header.as_bytes()).await {
+        Ok((token, _, hash)) if token.scope == Scope::Metrics => {
+            auth.touches.token(&hash, auth.clock.now_ms());
+            true
+        }
+        _ => false,
+    }
+}
+
+async fn bearer(req: &HttpRequest, auth: &Auth, header: &[u8]) -> Result<CurrentUser, AppError> {
+    let (token, user, hash) = token_of(auth, header).await?;
+    let now = auth.clock.now_ms();
     match token.scope {
         Scope::Read if !is_safe(req.method()) => {
             return Err(AppError::Forbidden(

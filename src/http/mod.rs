@@ -6,8 +6,10 @@
 pub mod client_ip;
 mod config;
 pub mod middleware;
+pub mod openapi;
 pub mod routes;
 pub mod signature;
+pub mod stats;
 mod tls;
 
 use std::net::SocketAddr;

@@ -1,10 +1,12 @@
-//! The home page: what this instance is (version, installation id, when it was
-//! installed and started) and links to what it offers.
+//! The overview (`/`): the status cards every feature registered in
+//! [`super::Overview`], then what this instance is (version, installation id,
+//! when it was installed and started).
 
 use actix_web::{HttpRequest, web};
 use askama::Template;
 use askama_web::WebTemplate;
 
+use super::overview::{Card, Overview};
 use super::{Layout, SignedIn};
 use crate::error::AppError;
 use crate::http::routes::{Access, Routes};
@@ -17,6 +19,7 @@ pub struct ProcessStart(pub i64);
 #[template(path = "home.html")]
 struct HomePage {
     layout: Layout,
+    cards: Vec<Card>,
     instance: Instance,
     installed: String,
     started: String,
@@ -27,13 +30,19 @@ async fn home(
     SignedIn(viewer): SignedIn,
     store: web::Data<Store>,
     start: web::Data<ProcessStart>,
+    overview: Option<web::Data<Overview>>,
 ) -> Result<HomePage, AppError> {
+    let cards = match overview {
+        Some(overview) => overview.cards().await,
+        None => Vec::new(),
+    };
     let instance = store
         .read(instance::load)
         .await?
         .ok_or_else(|| AppError::Internal(anyhow::anyhow!("the instance row is missing")))?;
     Ok(HomePage {
-        layout: Layout::new("Home", req.path()).with_viewer(viewer),
+        layout: Layout::new("Overview", req.path()).with_viewer(viewer),
+        cards,
         installed: utc_text(instance.created_ms),
         started: utc_text(start.0),
         instance,

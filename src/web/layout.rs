@@ -19,8 +19,13 @@ pub struct NavItem {
 /// The main navigation, in display order.
 pub const NAV: &[NavItem] = &[
     NavItem {
-        label: "Home",
+        label: "Overview",
         href: "/",
+        admin_only: false,
+    },
+    NavItem {
+        label: "Host",
+        href: "/host",
         admin_only: false,
     },
     NavItem {

@@ -15,6 +15,7 @@ mod cli;
 mod config;
 mod health;
 mod helpers;
+mod host;
 mod http;
 mod logs;
 mod store;

@@ -4,7 +4,8 @@
 //! duration in µs, response bytes and the user agent capped at 256
 //! characters. Authorization headers and cookies are never read here. The
 //! line is written through `telemetry::emit` — the same outputs as every
-//! event — borrowing from the request instead of copying it.
+//! event — borrowing from the request instead of copying it. Every response
+//! is also counted in the request statistics (`http::stats`) for `/metrics`.
 
 use std::borrow::Cow;
 use std::future::{self, Ready};
@@ -57,12 +58,12 @@ where
 {
     type Response = ServiceResponse<B>;
     type Error = Error;
-    type Future = Map<Join<S::Future, Ready<Option<Instant>>>, fn(Joined<B>) -> Outcome<B>>;
+    type Future = Map<Join<S::Future, Ready<Instant>>, fn(Joined<B>) -> Outcome<B>>;
 
     forward_ready!(service);
 
     fn call(&self, req: ServiceRequest) -> Self::Future {
-        let started = tracing::enabled!(target: TARGET, Level::INFO).then(Instant::now);
+        let started = Instant::now();
         // Joined with a ready value, the start time rides along to the
         // response in the future itself: no box, no request extension.
         future_util::join(self.service.call(req), future::ready(started)).map(log_response)
@@ -70,20 +71,32 @@ where
 }
 
 type Outcome<B> = Result<ServiceResponse<B>, Error>;
-/// The inner service's outcome and when the request came in (`None` when
-/// access lines are filtered out).
-type Joined<B> = (Outcome<B>, Option<Instant>);
+/// The inner service's outcome and when the request came in.
+type Joined<B> = (Outcome<B>, Instant);
 
 fn log_response<B: MessageBody>((outcome, started): Joined<B>) -> Outcome<B> {
     let res = outcome?;
-    if let Some(started) = started {
-        log(&res, started);
+    let elapsed = started.elapsed();
+    let req = res.request();
+    let pattern = req.match_pattern();
+    crate::http::stats::record(
+        pattern.as_deref().unwrap_or("unmatched"),
+        req.method().as_str(),
+        res.status().as_u16(),
+        elapsed.as_secs_f64(),
+    );
+    if tracing::enabled!(target: TARGET, Level::INFO) {
+        log(&res, elapsed, pattern);
     }
     Ok(res)
 }
 
-fn log(res: &ServiceResponse<impl MessageBody>, started: Instant) {
-    let duration_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+fn log(
+    res: &ServiceResponse<impl MessageBody>,
+    elapsed: std::time::Duration,
+    pattern: Option<String>,
+) {
+    let duration_us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
     let req = res.request();
     let raw = req.uri().path_and_query().map_or("/", |pq| pq.as_str());
     let user_agent = req
@@ -96,9 +109,7 @@ fn log(res: &ServiceResponse<impl MessageBody>, started: Instant) {
         .get::<ClientIp>()
         .map(|c| ip_text(c.0))
         .unwrap_or_default();
-    let route = req
-        .match_pattern()
-        .map_or(Cow::Borrowed("unmatched"), Cow::Owned);
+    let route = pattern.map_or(Cow::Borrowed("unmatched"), Cow::Owned);
     let bytes = match res.response().body().size() {
         BodySize::Sized(n) => n,
         BodySize::None | BodySize::Stream => 0,

@@ -1,0 +1,202 @@
+//! Retention: every kind of stored history has a policy (how long to keep it,
+//! and how to delete a bounded batch of what is older), listed in one table
+//! that `app.rs` assembles from the `[retention]` section. An hourly task
+//! applies each policy in batches of [`BATCH`] rows, one writer transaction
+//! per batch so no write lock is held for long, then returns freed pages to
+//! the filesystem with `PRAGMA incremental_vacuum`, and logs and audits what
+//! it removed (`retention.run`, with a count per data type).
+
+use std::time::Duration;
+
+use rusqlite::Connection;
+use serde::{Deserialize, Serialize};
+
+use crate::audit_trail::{Actor, Entry, Outcome, Trail};
+use crate::config::{Problem, Section};
+use crate::store::{Store, StoreError};
+use crate::tasks::Shutdown;
+
+/// Rows deleted per transaction.
+pub const BATCH: i64 = 2_000;
+/// How often the task runs; the first run comes a minute after start.
+const EVERY: Duration = Duration::from_secs(3600);
+const FIRST_AFTER: Duration = Duration::from_secs(60);
+
+/// The `[retention]` section: how long each kind of history is kept.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RetentionConfig {
+    /// Raw time-series samples.
+    pub series_raw: String,
+    /// 1-minute rollups.
+    pub series_1m: String,
+    /// 1-hour rollups.
+    pub series_1h: String,
+    /// Snapshots of the top processes.
+    pub top_processes: String,
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        RetentionConfig {
+            series_raw: "48h".into(),
+            series_1m: "30d".into(),
+            series_1h: "400d".into(),
+            top_processes: "48h".into(),
+        }
+    }
+}
+
+impl RetentionConfig {
+    fn entries(&self) -> [(&'static str, &str); 4] {
+        [
+            ("series_raw", &self.series_raw),
+            ("series_1m", &self.series_1m),
+            ("series_1h", &self.series_1h),
+            ("top_processes", &self.top_processes),
+        ]
+    }
+
+    /// How long `key` is kept (defaults apply to a value that does not parse;
+    /// [`Section::validate`] refuses such a configuration before start).
+    pub fn keep(&self, key: &str) -> Duration {
+        let parse = |v: &str| humantime::parse_duration(v).ok();
+        self.entries()
+            .into_iter()
+            .find(|(k, _)| *k == key)
+            .and_then(|(_, v)| parse(v))
+            .or_else(|| {
+                RetentionConfig::default()
+                    .entries()
+                    .into_iter()
+                    .find(|(k, _)| *k == key)
+                    .and_then(|(_, v)| parse(v))
+            })
+            .unwrap_or(Duration::from_secs(86_400))
+    }
+}
+
+impl Section for RetentionConfig {
+    fn validate(&self, prefix: &str, problems: &mut Vec<Problem>) {
+        for (key, value) in self.entries() {
+            match humantime::parse_duration(value) {
+                Ok(d) if d < Duration::from_secs(3600) => problems.push(Problem::new(
+                    format!("{prefix}.{key}"),
+                    format!("{value:?} is under an hour; keep history at least \"1h\""),
+                )),
+                Ok(_) => {}
+                Err(e) => problems.push(Problem::new(
+                    format!("{prefix}.{key}"),
+                    format!("{value:?} is not a duration ({e}); write e.g. \"48h\" or \"30d\""),
+                )),
+            }
+        }
+    }
+}
+
+/// Deletes at most `limit` rows older than `before_ms` (Unix ms); returns how many.
+pub type Prune = fn(&Connection, i64, i64) -> Result<usize, StoreError>;
+
+/// One data type's policy.
+#[derive(Clone)]
+pub struct Policy {
+    pub data: &'static str,
+    pub keep: Duration,
+    pub prune: Prune,
+}
+
+/// What one run removed, per data type, in table order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Report {
+    pub removed: Vec<(&'static str, usize)>,
+}
+
+impl Report {
+    pub fn total(&self) -> usize {
+        self.removed.iter().map(|(_, n)| n).sum()
+    }
+}
+
+/// Applies every policy once, as of `now_ms`.
+pub async fn run_once(
+    store: &Store,
+    trail: &Trail,
+    policies: &[Policy],
+    now_ms: i64,
+) -> Result<Report, StoreError> {
+    let mut report = Report::default();
+    for policy in policies {
+        let keep_ms = i64::try_from(policy.keep.as_millis()).unwrap_or(i64::MAX);
+        let before_ms = now_ms.saturating_sub(keep_ms);
+        let prune = policy.prune;
+        let mut removed = 0;
+        loop {
+            let n = store
+                .write(move |conn| prune(conn, before_ms, BATCH))
+                .await?;
+            removed += n;
+            if n < usize::try_from(BATCH).unwrap_or(usize::MAX) {
+                break;
+            }
+        }
+        report.removed.push((policy.data, removed));
+    }
+    let total = report.total();
+    let counts: serde_json::Map<String, serde_json::Value> = report
+        .removed
+        .iter()
+        .map(|(data, n)| ((*data).to_string(), (*n).into()))
+        .collect();
+    let trail = trail.clone();
+    let details = serde_json::Value::Object(counts);
+    store
+        .write(move |conn| {
+            conn.execute_batch("PRAGMA incremental_vacuum")?;
+            if total > 0 {
+                let entry = Entry::new(Actor::System, "retention.run", Outcome::Success)
+                    .detail("removed", details);
+                trail.append(conn, now_ms, &entry)?;
+            }
+            Ok(())
+        })
+        .await?;
+    tracing::info!(removed = total, by_type = ?report.removed, "retention run done");
+    Ok(report)
+}
+
+/// The hourly task.
+pub async fn run(store: Store, trail: Trail, policies: Vec<Policy>, mut shutdown: Shutdown) {
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + FIRST_AFTER, EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            () = shutdown.wait() => return,
+        }
+        if let Err(e) = run_once(&store, &trail, &policies, crate::clock::now_ms()).await {
+            tracing::warn!(error = %e, "retention run failed; trying again next hour");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_are_checked_and_read() {
+        let config = RetentionConfig {
+            series_raw: "10m".into(),
+            series_1m: "soon".into(),
+            ..RetentionConfig::default()
+        };
+        let mut problems = Vec::new();
+        config.validate("retention", &mut problems);
+        let keys: Vec<&str> = problems.iter().map(|p| p.key.as_str()).collect();
+        assert_eq!(keys, vec!["retention.series_raw", "retention.series_1m"]);
+        let default = RetentionConfig::default();
+        assert_eq!(default.keep("series_raw"), Duration::from_secs(48 * 3600));
+        assert_eq!(default.keep("series_1h"), Duration::from_secs(400 * 86_400));
+        assert_eq!(config.keep("series_1m"), Duration::from_secs(30 * 86_400));
+    }
+}
