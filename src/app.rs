@@ -126,7 +126,7 @@ impl App {
         let overview = Overview(vec![host::card_source(host.clone(), store.clone())]);
         let exposition = Exposition {
             contributions: vec![host::contribution(host.clone())],
-            allow_from: config.metrics.allow_from.clone(),
+            allow_from: config.metrics.networks(),
         };
         let openapi = http::openapi::document(openapi_parts())?;
 

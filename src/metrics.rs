@@ -4,6 +4,11 @@
 //! requests and durations, log lines by level, dropped log lines, database
 //! and WAL size, writer queue depth.
 //!
+//! The crate writes OpenMetrics; a scraper that asks for it (`Accept:
+//! application/openmetrics-text`, as Prometheus does) gets it as written,
+//! anyone else the classic text format 0.0.4, which differs only in naming
+//! counter families with their `_total` suffix and having no `# EOF`.
+//!
 //! Access: a client whose IP lies in `metrics.allow_from`, or a request with
 //! an API token of the `metrics` scope (the accounts feature registers that
 //! check as [`MetricsToken`]). The default list is empty: token only.
@@ -28,23 +33,42 @@ use crate::http::ClientIp;
 use crate::http::routes::{Access, Routes};
 use crate::store::Store;
 
-const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+const TEXT_FORMAT: &str = "text/plain; version=0.0.4; charset=utf-8";
+const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 /// The `[metrics]` section.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct MetricsConfig {
-    /// Networks (CIDR) whose clients may scrape without a token.
-    pub allow_from: Vec<IpNet>,
+    /// Addresses or networks (CIDR) whose clients may scrape without a token.
+    /// A list, or one comma-separated string (handy in the environment).
+    #[serde(deserialize_with = "crate::http::list_or_comma_separated")]
+    pub allow_from: Vec<String>,
+}
+
+impl MetricsConfig {
+    /// The parsed networks (validation refuses the configuration first when
+    /// one does not parse).
+    pub fn networks(&self) -> Vec<IpNet> {
+        self.allow_from
+            .iter()
+            .filter_map(|n| crate::http::parse_network(n).ok())
+            .collect()
+    }
 }
 
 impl Section for MetricsConfig {
     fn validate(&self, prefix: &str, problems: &mut Vec<Problem>) {
-        if self.allow_from.iter().any(|n| n.prefix_len() == 0) {
-            problems.push(Problem::new(
-                format!("{prefix}.allow_from"),
-                "a /0 network lets everyone read /metrics; list your Prometheus server's address instead",
-            ));
+        for (i, text) in self.allow_from.iter().enumerate() {
+            let key = format!("{prefix}.allow_from[{i}]");
+            match crate::http::parse_network(text) {
+                Ok(net) if net.prefix_len() == 0 => problems.push(Problem::new(
+                    key,
+                    "a /0 network lets everyone read /metrics; list your Prometheus server's address instead",
+                )),
+                Ok(_) => {}
+                Err(e) => problems.push(Problem::new(key, format!("{e}"))),
+            }
         }
     }
 }
@@ -86,7 +110,47 @@ async fn metrics(
     let mut body = String::with_capacity(32 * 1024);
     encode(&mut body, &registry)
         .map_err(|e| AppError::Internal(anyhow::anyhow!("encoding /metrics: {e}")))?;
-    Ok(HttpResponse::Ok().content_type(CONTENT_TYPE).body(body))
+    let wants_openmetrics = req
+        .headers()
+        .get(actix_web::http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("application/openmetrics-text"));
+    if wants_openmetrics {
+        return Ok(HttpResponse::Ok().content_type(OPENMETRICS).body(body));
+    }
+    Ok(HttpResponse::Ok()
+        .content_type(TEXT_FORMAT)
+        .body(classic_text(&body)))
+}
+
+/// OpenMetrics text as the classic Prometheus text format: counter families
+/// are named with their `_total` suffix in `# HELP` and `# TYPE`, and the
+/// `# EOF` marker goes.
+fn classic_text(openmetrics: &str) -> String {
+    let counters: std::collections::HashSet<&str> = openmetrics
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.strip_suffix(" counter"))
+        .collect();
+    let mut out = String::with_capacity(openmetrics.len() + 16 * counters.len());
+    for line in openmetrics.lines() {
+        if line == "# EOF" {
+            continue;
+        }
+        let renamed = ["# HELP ", "# TYPE "].iter().find_map(|tag| {
+            let rest = line.strip_prefix(tag)?;
+            let (name, tail) = rest.split_once(' ')?;
+            counters
+                .contains(name)
+                .then(|| format!("{tag}{name}_total {tail}"))
+        });
+        match renamed {
+            Some(line) => out.push_str(&line),
+            None => out.push_str(line),
+        }
+        out.push('\n');
+    }
+    out
 }
 
 /// The platform's own metrics.
@@ -142,4 +206,20 @@ fn gauge(registry: &mut Registry, name: &str, help: &str, value: f64) {
 
 pub fn routes(r: &mut Routes) {
     r.get("/metrics", Access::Public, metrics);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counters_take_their_total_suffix_in_the_classic_format() {
+        let open = "# HELP requests Requests.\n# TYPE requests counter\nrequests_total 3\n\
+                    # HELP load Load.\n# TYPE load gauge\nload 0.5\n# EOF\n";
+        assert_eq!(
+            classic_text(open),
+            "# HELP requests_total Requests.\n# TYPE requests_total counter\nrequests_total 3\n\
+             # HELP load Load.\n# TYPE load gauge\nload 0.5\n"
+        );
+    }
 }

@@ -49,7 +49,7 @@ pub struct BodyLimits {
     pub api: ByteSize,
 }
 
-fn list_or_comma_separated<'de, D: serde::Deserializer<'de>>(
+pub fn list_or_comma_separated<'de, D: serde::Deserializer<'de>>(
     deserializer: D,
 ) -> Result<Vec<String>, D::Error> {
     #[derive(Deserialize)]
@@ -134,7 +134,8 @@ fn local_authority(addr: SocketAddr) -> String {
     }
 }
 
-fn parse_network(text: &str) -> anyhow::Result<IpNet> {
+/// An IP address (as a one-address network) or a CIDR network.
+pub fn parse_network(text: &str) -> anyhow::Result<IpNet> {
     let text = text.trim();
     if let Ok(net) = text.parse::<IpNet>() {
         return Ok(net.trunc());

@@ -27,7 +27,7 @@ use middleware::request_id::AssignRequestId;
 use middleware::security_headers::SecurityHeaders;
 
 pub use client_ip::ClientIp;
-pub use config::{BodyLimits, ServerConfig, TlsConfig};
+pub use config::{BodyLimits, ServerConfig, TlsConfig, list_or_comma_separated, parse_network};
 pub use middleware::request_id::RequestId;
 
 /// In-flight requests get this long to finish at shutdown.

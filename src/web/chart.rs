@@ -200,11 +200,13 @@ pub fn sparkline(buckets: &[Bucket], step: i64, from: i64, to: i64) -> String {
     );
     for segment in segments(buckets, step) {
         out.push_str(r#"<path d=""#);
-        for (i, b) in segment.iter().enumerate() {
-            let x = (b.ts - from) as f64 / span * W;
-            let y = H - 2.0 - (b.avg() - lo) / (hi - lo) * (H - 4.0);
-            let _ = write!(out, "{}{x:.1} {y:.1}", if i == 0 { "M" } else { " L" });
-        }
+        trace(
+            &mut out,
+            segment.iter().map(|b| {
+                let x = (b.ts - from) as f64 / span * W;
+                (x, H - 2.0 - (b.avg() - lo) / (hi - lo) * (H - 4.0))
+            }),
+        );
         out.push_str(r#""/>"#);
     }
     out.push_str("</svg>");
@@ -251,33 +253,24 @@ fn path(out: &mut String, plot: &Plot, segment: &[Bucket], class: usize) {
         return;
     }
     let _ = write!(out, r#"<path class="line s{class}" d=""#);
-    for (i, b) in segment.iter().enumerate() {
-        let _ = write!(
-            out,
-            "{}{:.1} {:.1}",
-            if i == 0 { "M" } else { " L" },
-            plot.x(b.ts),
-            plot.y(b.avg())
-        );
-    }
+    trace(out, segment.iter().map(|b| (plot.x(b.ts), plot.y(b.avg()))));
     out.push_str(r#""/>"#);
 }
 
+/// The area between each bucket's max (left to right) and min (back).
 fn band(out: &mut String, plot: &Plot, segment: &[Bucket], class: usize) {
     let _ = write!(out, r#"<path class="band s{class}" d=""#);
-    for (i, b) in segment.iter().enumerate() {
-        let _ = write!(
-            out,
-            "{}{:.1} {:.1}",
-            if i == 0 { "M" } else { " L" },
-            plot.x(b.ts),
-            plot.y(b.max)
-        );
-    }
-    for b in segment.iter().rev() {
-        let _ = write!(out, " L{:.1} {:.1}", plot.x(b.ts), plot.y(b.min));
-    }
+    let upper = segment.iter().map(|b| (plot.x(b.ts), plot.y(b.max)));
+    let lower = segment.iter().rev().map(|b| (plot.x(b.ts), plot.y(b.min)));
+    trace(out, upper.chain(lower));
     out.push_str(r#" Z"/>"#);
+}
+
+/// Path data through `points`: a move to the first, lines to the rest.
+fn trace(out: &mut String, points: impl Iterator<Item = (f64, f64)>) {
+    for (i, (x, y)) in points.enumerate() {
+        let _ = write!(out, "{}{x:.1} {y:.1}", if i == 0 { "M" } else { " L" });
+    }
 }
 
 /// The bucket closest to `at`, if one lies within `reach` seconds.

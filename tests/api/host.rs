@@ -108,11 +108,31 @@ async fn metrics_need_a_metrics_token_and_parse_as_prometheus_text() {
         .expect("the series API calls are counted by route pattern");
     assert_eq!(requests.labels.get("status"), Some("2xx"));
     assert!(!body.contains(&metrics), "the token is never echoed");
+    assert!(body.contains("# TYPE watchpost_http_requests_total counter"));
+
+    let open = app
+        .client
+        .get(app.at("/metrics"))
+        .bearer_auth(&metrics)
+        .header(
+            "accept",
+            "application/openmetrics-text;version=1.0.0,text/plain;q=0.5",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        open.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/openmetrics-text")
+    );
+    assert!(open.text().await.unwrap().ends_with("# EOF\n"));
 }
 
 #[tokio::test]
 async fn an_allowed_network_scrapes_without_a_token() {
-    let app = spawn_app_with(|c| c.metrics.allow_from = vec!["127.0.0.0/8".parse().unwrap()]).await;
+    let app = spawn_app_with(|c| c.metrics.allow_from = vec!["127.0.0.0/8".into()]).await;
     let res = app.get("/metrics").await;
     assert_eq!(res.status(), 200);
     assert!(

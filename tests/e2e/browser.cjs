@@ -1,8 +1,9 @@
 // Drives Debian's Chromium through playwright-core against a running Watchpost
 // that has no account yet. The flow: first-run setup from the one-time link,
 // TOTP enrolment (the code computed here from the key on the page), log out,
-// log in with password + TOTP, the home page (desktop, phone, dark), a viewer
-// who sees no edit controls and whose forged POST gets 403, and the 404 page.
+// log in with password + TOTP, the overview (desktop, phone, dark), a viewer
+// who sees no edit controls and whose forged POST gets 403, the host page over
+// 30 synthetic days (light and dark) refreshing itself, and the 404 page.
 // Fails on any console error, page error, failed request or CSP violation.
 // Usage: node browser.cjs BASE_URL OUT_DIR SETUP_TOKEN_FILE
 const { chromium } = require('playwright-core');
@@ -118,7 +119,10 @@ async function adminFlow(browser) {
   await page.fill('input[name=code]', totp(secret, stepNow()));
   await Promise.all([page.waitForURL(`${base}/`), page.click('button[type=submit]')]);
   const h1 = await page.textContent('h1');
-  if (!h1.includes('Watchpost')) fail(`h1 is ${h1}`);
+  if (!h1.includes('Overview')) fail(`h1 is ${h1}`);
+  const cards = await page.locator('.status-card').count();
+  if (cards < 4) fail(`expected the host status cards on the overview, saw ${cards}`);
+  if ((await page.locator('.status-card svg.sparkline path').count()) < 4) fail('the cards have no sparklines');
   if ((await page.locator('nav a[aria-current="page"]').count()) !== 1) fail('the current page is not marked in the navigation');
   const install = await page.textContent('dl.facts code');
   if (!/^[0-9a-f-]{36}$/.test(install.trim())) fail(`installation id looks wrong: ${install}`);
@@ -152,7 +156,43 @@ async function viewerFlow(browser) {
   const users = await page.goto(`${base}/users`);
   if (users.status() !== 403) fail(`a viewer got ${users.status()} from /users`);
   console.log('ok viewer: no edit controls, forged POST and /users answer 403');
+
+  await page.goto(`${base}/host?range=30d`);
+  const charts = await page.locator('svg.chart').count();
+  if (charts < 12) fail(`expected a chart per metric family, saw ${charts}`);
+  if ((await page.locator('svg.chart path.band').count()) < 5) fail('30-day charts show no min-max bands');
+  if (!(await page.textContent('main')).includes('Synthetic data')) fail('synthetic history is not labelled');
+  if ((await page.locator('table tbody tr').count()) < 5) fail('the top-processes table is empty');
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  if (overflow > 0) fail(`the host page scrolls sideways by ${overflow}px`);
+  await shot(page, 'host-30d');
+  await page.goto(`${base}/`);
+  await shot(page, 'overview');
+
+  // Live refresh: the 1-hour view replaces its charts within ~10 s, in place.
+  await page.goto(`${base}/host?range=1h`);
+  const before = await page.locator('#charts').boundingBox();
+  await page.evaluate(() => document.querySelector('#charts .chart-card').setAttribute('data-old', '1'));
+  await page.waitForFunction(() => !document.querySelector('#charts [data-old]'), null, { timeout: 15000 });
+  const after = await page.locator('#charts').boundingBox();
+  if (Math.abs(before.y - after.y) > 1 || Math.abs(before.width - after.width) > 1) fail('the charts moved on refresh');
+  if ((await page.locator('svg.chart').count()) < 12) fail('the refreshed charts are missing');
+  console.log(`ok host: ${charts} charts over 30 days, bands, top processes, refresh in place`);
   await done('viewer flow');
+}
+
+async function hostDark(browser) {
+  const { page, done } = await watched(browser, { context: { colorScheme: 'dark', viewport: { width: 1280, height: 900 } } });
+  await page.goto(`${base}/login`);
+  await page.fill('input[name=email]', VIEWER.email);
+  await page.fill('input[name=password]', VIEWER.password);
+  await Promise.all([page.waitForURL(`${base}/`), page.click('button[type=submit]')]);
+  await page.goto(`${base}/host?range=7d`);
+  const stroke = await page.evaluate(() => getComputedStyle(document.querySelector('svg.chart path.line')).stroke);
+  if (!stroke || stroke === 'none') fail('chart lines have no colour in dark mode');
+  await shot(page, 'host-7d-dark');
+  console.log('ok host dark: lines coloured by the dark palette');
+  await done('host dark');
 }
 
 async function phoneAndErrors(browser) {
@@ -184,6 +224,7 @@ async function phoneAndErrors(browser) {
   try {
     await adminFlow(browser);
     await viewerFlow(browser);
+    await hostDark(browser);
     await phoneAndErrors(browser);
   } finally {
     await browser.close();

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # End-to-end tests: the release binary on a free loopback port with a throwaway
-# data directory, driven by real clients. Installs what it needs itself:
-# Debian chromium (apt-get) and playwright-core (npm, into target/e2e/node).
+# data directory holding 30 days of synthetic host history, driven by real
+# clients. Installs what it needs itself: Debian chromium and prometheus
+# (apt-get; promtool and a real scraper) and playwright-core (npm, into
+# target/e2e/node).
 # Artifacts (screenshots, server log) land in target/e2e/.
 set -euo pipefail
 
@@ -25,7 +27,8 @@ apt_install() {
   fi
 }
 
-apt_install chromium
+apt_install chromium prometheus
+command -v curl >/dev/null || apt_install curl
 command -v node >/dev/null && command -v npm >/dev/null || apt_install nodejs npm
 command -v python3 >/dev/null || apt_install python3
 if [ ! -d "$node_dir/node_modules/playwright-core" ]; then
@@ -38,14 +41,20 @@ say "cargo build --release"
 cargo build --release --locked
 bin="$root/target/release/watchpost"
 
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+port=$(free_port)
 work=$(mktemp -d)
 base="http://127.0.0.1:$port"
+
+say "watchpost dev seed-metrics --days 30 (synthetic history for the screenshots)"
+(cd "$work" && "$bin" dev seed-metrics --days 30)
 
 say "start watchpost on $base"
 (cd "$work" && WATCHPOST_SERVER__BIND="127.0.0.1:$port" WATCHPOST_LOGGING__JSON=true exec "$bin") >"$out/server.log" 2>&1 &
 pid=$!
+prom_pid=""
 cleanup() {
+  [ -n "$prom_pid" ] && kill "$prom_pid" 2>/dev/null || true
   kill "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
   rm -rf "$work"
@@ -69,8 +78,46 @@ say "first run printed a one-time setup link and saved it 0600"
 grep -q "/setup?token=" "$out/server.log" || { echo "no setup link on the console"; exit 1; }
 [ "$(stat -c %a "$work/data/setup-token")" = "600" ] || { echo "setup-token is not 0600"; exit 1; }
 
-say "chromium (playwright-core): setup, 2FA enrolment, logout, password + TOTP login, viewer, phone, 404"
+say "chromium (playwright-core): setup, 2FA enrolment, logout, password + TOTP login, viewer, host charts, phone, 404"
 NODE_PATH="$node_dir/node_modules" node "$root/tests/e2e/browser.cjs" "$base" "$out" "$work/data/setup-token"
+
+say "/metrics: refused without a token, promtool check metrics with one"
+code=$(curl -s -o /dev/null -w '%{http_code}' "$base/metrics")
+[ "$code" = "401" ] || { echo "/metrics without a token answered $code"; exit 1; }
+token=$(cd "$work" && "$bin" token create --user admin@example.com --name prometheus --scope metrics)
+curl -sf -H "Authorization: Bearer $token" "$base/metrics" >"$out/metrics.txt"
+promtool check metrics <"$out/metrics.txt"
+grep -q '^watchpost_host_memory_total_bytes ' "$out/metrics.txt" || { echo "no host gauge in /metrics"; exit 1; }
+
+say "a real Prometheus scrapes watchpost with the token"
+prom_port=$(free_port)
+mkdir -p "$work/prometheus"
+printf '%s' "$token" >"$work/prometheus/token"
+cat >"$work/prometheus/prometheus.yml" <<YAML
+global:
+  scrape_interval: 1s
+scrape_configs:
+  - job_name: watchpost
+    authorization:
+      credentials_file: $work/prometheus/token
+    static_configs:
+      - targets: ["127.0.0.1:$port"]
+YAML
+promtool check config "$work/prometheus/prometheus.yml" >/dev/null
+prometheus --config.file="$work/prometheus/prometheus.yml" --storage.tsdb.path="$work/prometheus/data" \
+  --web.listen-address="127.0.0.1:$prom_port" >"$out/prometheus.log" 2>&1 &
+prom_pid=$!
+prom="http://127.0.0.1:$prom_port"
+up=""
+for _ in $(seq 1 60); do
+  up=$(curl -sf "$prom/api/v1/query?query=up%7Bjob%3D%22watchpost%22%7D" 2>/dev/null || true)
+  case "$up" in *'"value":['*',"1"]'*) break ;; esac
+  sleep 1
+done
+case "$up" in *'"value":['*',"1"]'*) echo "up == 1" ;; *) echo "Prometheus never saw watchpost up: $up"; tail -20 "$out/prometheus.log"; exit 1 ;; esac
+series=$(curl -sf "$prom/api/v1/query?query=watchpost_host_memory_total_bytes")
+case "$series" in *'"result":[{'*) echo "Prometheus returns watchpost_host_memory_total_bytes" ;; *) echo "no host series in Prometheus: $series"; exit 1 ;; esac
+kill "$prom_pid"; wait "$prom_pid" 2>/dev/null || true; prom_pid=""
 
 say "audit trail verifies after the browser session"
 (cd "$work" && "$bin" trail verify)
