@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use super::Host;
-use super::model::metrics::*;
+use super::catalogue::*;
 use super::model::{Reading, Snapshot};
 use crate::series::{self, Unit};
 use crate::store::Store;

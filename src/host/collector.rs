@@ -13,8 +13,8 @@ use sysinfo::{
     ProcessRefreshKind, ProcessesToUpdate, System, UpdateKind, Users,
 };
 
+use super::catalogue::*;
 use super::config::CollectorConfig;
-use super::model::metrics::*;
 use super::model::{
     Reading, Snapshot, TopProcess, TopProcesses, rate, watch_filesystem, watch_interface,
 };

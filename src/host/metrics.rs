@@ -11,7 +11,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
 use super::Host;
-use super::model::metrics::ALL;
+use super::catalogue::ALL;
 
 type Labels = Vec<(String, String)>;
 

@@ -6,6 +6,7 @@
 //! history for benchmarks and screenshots.
 
 mod cards;
+mod catalogue;
 mod collector;
 mod config;
 mod metrics;

@@ -189,7 +189,7 @@ fn build_charts(
             continue;
         };
         let rank = |m: &Metric| {
-            super::model::metrics::ALL
+            super::catalogue::ALL
                 .iter()
                 .position(|x| x.series == m.series)
         };

@@ -7,7 +7,7 @@
 //! them. A 20-minute outage three days back is left as a gap. The database
 //! is marked synthetic, and the host page says so.
 
-use super::model::metrics::*;
+use super::catalogue::*;
 use super::model::{Reading, TopProcess, TopProcesses};
 use super::repo;
 use crate::series::{self, Bucket, Tier};

@@ -196,7 +196,7 @@ pub fn sparkline(buckets: &[Bucket], step: i64, from: i64, to: i64) -> String {
     }
     let span = (to - from).max(1) as f64;
     let mut out = format!(
-        r#"<svg class="sparkline" viewBox="0 0 {W} {H}" aria-hidden="true" xmlns="http://www.w3.org/2000/svg">"#
+        r#"<svg class="sparkline" viewBox="0 0 {W} {H}" preserveAspectRatio="none" aria-hidden="true" xmlns="http://www.w3.org/2000/svg">"#
     );
     for segment in segments(buckets, step) {
         out.push_str(r#"<path d=""#);
