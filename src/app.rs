@@ -54,7 +54,7 @@ pub fn all_routes(r: &mut Routes) {
 /// The OpenAPI document: every feature's API part, merged.
 fn openapi_parts() -> Vec<utoipa::openapi::OpenApi> {
     use utoipa::OpenApi;
-    vec![series::SeriesApi::openapi()]
+    vec![auth::AccountsApi::openapi(), series::SeriesApi::openapi()]
 }
 
 /// Every kind of stored history and how long it is kept.

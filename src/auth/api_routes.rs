@@ -22,6 +22,23 @@ use crate::http::routes::{Access, Routes};
 use crate::store::Store;
 use crate::tasks::TaskBoard;
 
+/// The accounts API's part of the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(
+        me,
+        list_users,
+        create_user,
+        user_action,
+        own_sessions,
+        own_tokens,
+        create_token,
+        revoke_token
+    ),
+    components(schemas(Me, CreateUser, ActionBody, CreateToken, Role, Scope))
+)]
+pub struct AccountsApi;
+
 pub fn routes(r: &mut Routes) {
     r.get("/api/v1/me", Access::Viewer, me);
     r.get("/api/v1/users", Access::Admin, list_users);
@@ -38,7 +55,8 @@ pub fn routes(r: &mut Routes) {
     r.get("/health/detail", Access::Viewer, health_detail);
 }
 
-#[derive(Serialize)]
+/// Who is calling.
+#[derive(Serialize, utoipa::ToSchema)]
 struct Me<'a> {
     id: i64,
     email: &'a str,
@@ -48,6 +66,10 @@ struct Me<'a> {
     csrf_token: &'a str,
 }
 
+/// The caller's account, and the session's CSRF token (empty for API tokens).
+#[utoipa::path(get, path = "/api/v1/me", tag = "accounts",
+    responses((status = 200, description = "The caller", body = Me), (status = 401, description = "No session or API token")),
+    security(("bearer" = []), ("session" = [])))]
 async fn me(user: CurrentUser) -> HttpResponse {
     HttpResponse::Ok().json(Me {
         id: user.id,
@@ -59,6 +81,16 @@ async fn me(user: CurrentUser) -> HttpResponse {
     })
 }
 
+/// Users, filtered, with counts per role and status (admins only).
+#[utoipa::path(get, path = "/api/v1/users", tag = "accounts",
+    params(
+        ("q" = Option<String>, Query, description = "Part of an email or name"),
+        ("role" = Option<String>, Query, description = "admin or viewer"),
+        ("status" = Option<String>, Query, description = "enabled or disabled"),
+        ("twofa" = Option<String>, Query, description = "on or off"),
+    ),
+    responses((status = 200, description = "`{users, counts}`"), (status = 403, description = "Not an admin")),
+    security(("bearer" = []), ("session" = [])))]
 async fn list_users(
     auth: web::Data<Auth>,
     _admin: RequireAdmin,
@@ -72,7 +104,8 @@ async fn list_users(
     Ok(HttpResponse::Ok().json(json!({ "counts": counts, "users": users })))
 }
 
-#[derive(Deserialize)]
+/// A new account; without a password, the answer holds a one-time link to set one.
+#[derive(Deserialize, utoipa::ToSchema)]
 struct CreateUser {
     email: String,
     #[serde(default)]
@@ -83,6 +116,15 @@ struct CreateUser {
     password: Option<String>,
 }
 
+/// Creates a user (admins only).
+#[utoipa::path(post, path = "/api/v1/users", tag = "accounts", request_body = CreateUser,
+    responses(
+        (status = 201, description = "`{id, email, set_password_link}`"),
+        (status = 400, description = "An invalid email or a weak password, with the reason"),
+        (status = 403, description = "Not an admin, or no CSRF token with a cookie"),
+        (status = 409, description = "The email is taken"),
+    ),
+    security(("bearer" = []), ("session" = [])))]
 async fn create_user(
     req: HttpRequest,
     auth: web::Data<Auth>,
@@ -109,12 +151,18 @@ async fn create_user(
     })))
 }
 
-#[derive(Deserialize)]
+/// The new role, for the `role` action.
+#[derive(Deserialize, utoipa::ToSchema)]
 struct ActionBody {
     #[serde(default)]
     role: String,
 }
 
+/// Acts on a user (admins only): role, disable, enable, reset-2fa, revoke-sessions or clear-lockout.
+#[utoipa::path(post, path = "/api/v1/users/{id}/{action}", tag = "accounts", request_body(content = ActionBody, description = "Only for `role`"),
+    params(("id" = i64, Path, description = "User id"), ("action" = String, Path, description = "role, disable, enable, reset-2fa, revoke-sessions or clear-lockout")),
+    responses((status = 200, description = "The user after the action"), (status = 400, description = "An unknown action or role"), (status = 403, description = "Not an admin"), (status = 404, description = "No such user")),
+    security(("bearer" = []), ("session" = [])))]
 async fn user_action(
     req: HttpRequest,
     auth: web::Data<Auth>,
@@ -133,6 +181,10 @@ async fn user_action(
     Ok(HttpResponse::Ok().json(user))
 }
 
+/// The caller's live sessions.
+#[utoipa::path(get, path = "/api/v1/sessions", tag = "accounts",
+    responses((status = 200, description = "`{sessions}`"), (status = 401, description = "No session or API token")),
+    security(("bearer" = []), ("session" = [])))]
 async fn own_sessions(auth: web::Data<Auth>, user: CurrentUser) -> Result<HttpResponse, AppError> {
     let id = user.id;
     let sessions = auth
@@ -142,6 +194,10 @@ async fn own_sessions(auth: web::Data<Auth>, user: CurrentUser) -> Result<HttpRe
     Ok(HttpResponse::Ok().json(json!({ "sessions": sessions })))
 }
 
+/// The caller's API tokens (never their values).
+#[utoipa::path(get, path = "/api/v1/tokens", tag = "accounts",
+    responses((status = 200, description = "`{tokens}`"), (status = 401, description = "No session or API token")),
+    security(("bearer" = []), ("session" = [])))]
 async fn own_tokens(auth: web::Data<Auth>, user: CurrentUser) -> Result<HttpResponse, AppError> {
     let id = user.id;
     let tokens = auth
@@ -151,7 +207,8 @@ async fn own_tokens(auth: web::Data<Auth>, user: CurrentUser) -> Result<HttpResp
     Ok(HttpResponse::Ok().json(json!({ "tokens": tokens })))
 }
 
-#[derive(Deserialize)]
+/// A new API token.
+#[derive(Deserialize, utoipa::ToSchema)]
 struct CreateToken {
     name: String,
     scope: Scope,
@@ -160,6 +217,10 @@ struct CreateToken {
     expires_in: Option<String>,
 }
 
+/// Creates an API token for the caller; its value is in this answer only.
+#[utoipa::path(post, path = "/api/v1/tokens", tag = "accounts", request_body = CreateToken,
+    responses((status = 201, description = "`{id, token, scope}`"), (status = 400, description = "A missing name, unknown scope or bad expiry")),
+    security(("bearer" = []), ("session" = [])))]
 async fn create_token(
     req: HttpRequest,
     auth: web::Data<Auth>,
@@ -184,6 +245,11 @@ async fn create_token(
     Ok(HttpResponse::Created().json(json!({ "id": id, "token": token, "scope": body.scope })))
 }
 
+/// Revokes one of the caller's tokens.
+#[utoipa::path(post, path = "/api/v1/tokens/{id}/revoke", tag = "accounts",
+    params(("id" = i64, Path, description = "Token id")),
+    responses((status = 204, description = "Revoked"), (status = 404, description = "Not one of the caller's tokens")),
+    security(("bearer" = []), ("session" = [])))]
 async fn revoke_token(
     req: HttpRequest,
     auth: web::Data<Auth>,

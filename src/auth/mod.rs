@@ -35,6 +35,7 @@ use std::time::Duration;
 
 use actix_web::{FromRequest, HttpRequest};
 
+pub use api_routes::AccountsApi;
 pub use api_routes::Runtime;
 pub use config::{AuthConfig, AuthSettings, LockoutConfig};
 pub use extract::{CurrentUser, EnrollingUser, RequireAdmin};

@@ -240,6 +240,8 @@ async fn the_openapi_document_describes_the_series_api() {
     let doc: Value = res.json().await.unwrap();
     assert_eq!(doc["info"]["version"], "v1");
     assert!(doc["paths"]["/api/v1/series"]["get"].is_object());
+    assert!(doc["paths"]["/api/v1/me"]["get"].is_object());
+    assert!(doc["paths"]["/api/v1/tokens"]["post"]["requestBody"].is_object());
     assert!(doc["paths"]["/api/v1/series/{name}"]["get"]["parameters"].is_array());
     assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
 }
