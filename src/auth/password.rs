@@ -1,7 +1,10 @@
 //! Password hashing with argon2id (PHC strings such as
-//! `$argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash>`), run on tokio's blocking
-//! pool behind a semaphore sized to the CPU count, so a burst of logins
-//! queues instead of starving the async runtime or exhausting memory.
+//! `$argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash>`), run off the async runtime
+//! behind a semaphore sized to the CPU count, so a burst of logins queues
+//! instead of starving the runtime or exhausting memory. The hashes run on
+//! this hasher's own threads (one per CPU) at the lowest OS priority (nice
+//! 19), so while both cores hash, every other request still gets the CPU
+//! the moment it needs it: logins slow down, the rest of Watchpost does not.
 //!
 //! Parameters default to the OWASP minimum (m=19456 KiB, t=2, p=1) and can
 //! only be raised; a stored hash made with weaker parameters (or another
@@ -14,7 +17,8 @@
 
 use std::fmt;
 use std::num::NonZeroUsize;
-use std::sync::{Arc, OnceLock};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use argon2::password_hash::phc::PasswordHash;
 use argon2::{Algorithm, Argon2, Params, PasswordHasher, PasswordVerifier, Version};
@@ -120,6 +124,8 @@ pub enum HashError {
     Argon2(String),
     #[error("the password hashing task did not finish (the runtime is shutting down)")]
     Interrupted,
+    #[error("cannot start a password hashing thread: {0}")]
+    Thread(String),
 }
 
 /// The outcome of checking a password.
@@ -147,10 +153,15 @@ pub struct Hasher {
     inner: Arc<Inner>,
 }
 
+/// A hashing job for one of the hasher's threads.
+type Job = Box<dyn FnOnce() + Send>;
+
 struct Inner {
     params: HashParams,
     argon2: Argon2<'static>,
     permits: Arc<Semaphore>,
+    /// Feeds the hashing threads; they end when the last clone is dropped.
+    jobs: Mutex<mpsc::Sender<Job>>,
     /// The unknown-user hash, made on first need with `params`.
     dummy: OnceLock<Option<String>>,
 }
@@ -180,6 +191,7 @@ impl Hasher {
                 params,
                 argon2: Argon2::new(Algorithm::Argon2id, Version::V0x13, argon2_params),
                 permits: Arc::new(Semaphore::new(cpus)),
+                jobs: Mutex::new(start_threads(cpus)?),
                 dummy: OnceLock::new(),
             }),
         })
@@ -205,18 +217,48 @@ impl Hasher {
             .unwrap_or(Verified::NO)
     }
 
-    /// Runs `job` on the blocking pool once a permit is free; `None` if the
-    /// runtime is shutting down.
+    /// Runs `job` on a hashing thread once a permit is free; `None` if the
+    /// threads are gone (the process is shutting down).
     async fn run<T: Send + 'static>(&self, job: impl FnOnce() -> T + Send + 'static) -> Option<T> {
         let permit = Arc::clone(&self.inner.permits).acquire_owned().await.ok()?;
-        tokio::task::spawn_blocking(move || {
-            let out = job();
+        let (done, result) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move || {
+            let _ = done.send(job());
             drop(permit);
-            out
-        })
-        .await
-        .ok()
+        });
+        self.inner.jobs.lock().ok()?.send(job).ok()?;
+        result.await.ok()
     }
+}
+
+/// Starts `count` hashing threads at the lowest priority, sharing one queue.
+fn start_threads(count: usize) -> Result<mpsc::Sender<Job>, HashError> {
+    let (sender, receiver) = mpsc::channel::<Job>();
+    let receiver = Arc::new(Mutex::new(receiver));
+    for i in 0..count {
+        let receiver = Arc::clone(&receiver);
+        std::thread::Builder::new()
+            .name(format!("argon2-{i}"))
+            .spawn(move || {
+                if let Err(e) = thread_priority::set_current_thread_priority(
+                    thread_priority::ThreadPriority::Min,
+                ) {
+                    tracing::warn!(error = ?e, "could not lower the hashing thread's priority");
+                }
+                loop {
+                    let next = match receiver.lock() {
+                        Ok(queue) => queue.recv(),
+                        Err(_) => return,
+                    };
+                    match next {
+                        Ok(job) => job(),
+                        Err(_) => return,
+                    }
+                }
+            })
+            .map_err(|e| HashError::Thread(e.to_string()))?;
+    }
+    Ok(sender)
 }
 
 impl Inner {
