@@ -14,6 +14,8 @@ use super::{Config, Problem};
 const ENV_PREFIX: &str = "WATCHPOST_";
 /// `WATCHPOST_*` variables that are read elsewhere and are not config keys.
 const NON_KEY_VARS: &[&str] = &["WATCHPOST_CONFIG"];
+/// Top-level keys, which have no section (`WATCHPOST_ADMIN_EMAIL`).
+const TOP_LEVEL_VARS: &[&str] = &["ADMIN_EMAIL", "ADMIN_PASSWORD", "ADMIN_PASSWORD_FILE"];
 /// The file read when neither `--config` nor `WATCHPOST_CONFIG` names one.
 const DEFAULT_FILE: &str = "watchpost.toml";
 
@@ -128,7 +130,7 @@ fn env_layer(
         if NON_KEY_VARS.contains(&name.as_str()) {
             continue;
         }
-        if !rest.contains("__") {
+        if !rest.contains("__") && !TOP_LEVEL_VARS.contains(&rest) {
             warnings.push(format!(
                 "environment variable {name} is not a config key; keys are WATCHPOST_<SECTION>__<KEY>, e.g. WATCHPOST_SERVER__BIND"
             ));

@@ -40,6 +40,34 @@ fn defaults_alone_are_valid_and_safe() {
 }
 
 #[test]
+fn the_first_admin_comes_from_top_level_variables() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = write(
+        dir.path(),
+        "pw",
+        "violet tractor hums beneath granite skies\n",
+    );
+    let loaded = load(
+        None,
+        &[
+            ("WATCHPOST_ADMIN_EMAIL", "root@example.com"),
+            ("WATCHPOST_ADMIN_PASSWORD_FILE", secret.to_str().unwrap()),
+        ],
+    )
+    .unwrap();
+    assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+    assert_eq!(
+        loaded.config.admin_email.as_deref(),
+        Some("root@example.com")
+    );
+    let password = loaded.config.admin_password.unwrap();
+    assert_eq!(
+        password.expose().trim_end(),
+        "violet tractor hums beneath granite skies"
+    );
+}
+
+#[test]
 fn environment_overrides_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let file = write(
