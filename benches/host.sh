@@ -68,7 +68,7 @@ echo "seeding 30 days"
 ls -l "$work/history/data/watchpost.db" | awk '{print "database file:", $5, "bytes"}'
 port=$(free_port)
 start "$work/history" "$port" WATCHPOST_ADMIN_EMAIL=bench@example.com WATCHPOST_AUTH__REQUIRE_2FA_FOR_ADMINS=false \
-  WATCHPOST_ADMIN_PASSWORD="bench only: orange kettle drums at noon" >/dev/null
+  WATCHPOST_ADMIN_PASSWORD="orange kettle drums at noon, quietly" >/dev/null
 token=$(cd "$work/history" && "$bin" token create --user bench@example.com --name bench --scope read)
 base="http://127.0.0.1:$port"
 now=$(date +%s)
@@ -78,7 +78,7 @@ cookie_jar="$work/cookies"
 csrf=$(curl -s -c "$cookie_jar" "$base/login" | sed -n 's/.*name="csrf" value="\([^"]*\)".*/\1/p' | head -1)
 curl -s -b "$cookie_jar" -c "$cookie_jar" -o /dev/null \
   --data-urlencode "csrf=$csrf" --data-urlencode "email=bench@example.com" \
-  --data-urlencode "password=bench only: orange kettle drums at noon" "$base/login"
+  --data-urlencode "password=orange kettle drums at noon, quietly" "$base/login"
 for _ in $(seq 1 "$queries"); do
   curl -s -o /dev/null -H "Authorization: Bearer $token" "$base/api/v1/series/host.cpu.total?from=$from&to=$now&points=600"
   curl -s -o /dev/null -b "$cookie_jar" "$base/host?range=30d"
