@@ -157,7 +157,7 @@ pub async fn view(store: &Store, query: &HostQuery) -> Result<View, AppError> {
                 current: preset == Some(*key),
             })
             .collect(),
-        range_text: format!("{} to {}", utc_text(from), utc_text(to)),
+        range_text: format!("{} to {}", units::utc_minute(from), units::utc_minute(to)),
         from_input: input_text(from),
         to_input: input_text(to),
         refresh_url: preset.map(|key| format!("/host/charts?range={key}")),
@@ -263,18 +263,10 @@ fn top_view(ts: i64, top: TopProcesses) -> TopView {
             .collect()
     };
     TopView {
-        at: utc_text(ts),
+        at: units::utc_minute(ts),
         by_cpu: rows(top.by_cpu, Unit::Percent),
         by_memory: rows(top.by_memory, Unit::Bytes),
     }
-}
-
-fn utc_text(ts: i64) -> String {
-    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
-    time::OffsetDateTime::from_unix_timestamp(ts)
-        .ok()
-        .and_then(|t| t.format(&format).ok())
-        .unwrap_or_default()
 }
 
 /// The value a `datetime-local` field shows (UTC).

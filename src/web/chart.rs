@@ -145,7 +145,7 @@ impl Chart<'_> {
         out.push_str(r#"<g class="hover">"#);
         for c in 0..columns {
             let at = plot.from + (span as f64 * (c as f64 + 0.5) / columns as f64) as i64;
-            let mut text = time_label_full(at);
+            let mut text = units::utc_minute(at);
             let mut any = false;
             for line in self.lines {
                 let Some(b) = nearest(&line.buckets, at, line.step.max(span / columns as i64))
@@ -313,13 +313,6 @@ fn time_label(ts: i64, span: i64) -> String {
     } else {
         time::macros::format_description!("[month repr:short] [day padding:none]")
     };
-    utc(ts)
-        .and_then(|t| t.format(&format).ok())
-        .unwrap_or_default()
-}
-
-fn time_label_full(ts: i64) -> String {
-    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
     utc(ts)
         .and_then(|t| t.format(&format).ok())
         .unwrap_or_default()

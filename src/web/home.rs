@@ -43,18 +43,10 @@ async fn home(
     Ok(HomePage {
         layout: Layout::new("Overview", req.path()).with_viewer(viewer),
         cards,
-        installed: utc_text(instance.created_ms),
-        started: utc_text(start.0),
+        installed: super::units::utc_minute(instance.created_ms.div_euclid(1000)),
+        started: super::units::utc_minute(start.0.div_euclid(1000)),
         instance,
     })
-}
-
-fn utc_text(ms: i64) -> String {
-    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
-    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-        .ok()
-        .and_then(|t| t.format(&format).ok())
-        .unwrap_or_else(|| "unknown".to_string())
 }
 
 pub fn routes(r: &mut Routes) {

@@ -1,6 +1,6 @@
 //! Values as people read them: binary byte units (KiB, MiB, GiB), percents,
 //! rates per second, durations, temperatures and plain counts, each with at
-//! most three significant digits.
+//! most three significant digits; and times as UTC minutes.
 
 use crate::series::Unit;
 
@@ -86,9 +86,23 @@ fn significant(v: f64) -> String {
     if text == "-0" { "0".to_string() } else { text }
 }
 
+/// A Unix time in seconds as `2026-12-01 10:30 UTC`.
+pub fn utc_minute(ts: i64) -> String {
+    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
+    time::OffsetDateTime::from_unix_timestamp(ts)
+        .ok()
+        .and_then(|t| t.format(&format).ok())
+        .unwrap_or_else(|| "unknown".to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn times_read_as_utc_minutes() {
+        assert_eq!(utc_minute(1_764_585_000), "2025-12-01 10:30 UTC");
+    }
 
     #[test]
     fn every_unit_reads_the_human_way() {
