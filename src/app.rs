@@ -18,6 +18,7 @@ use anyhow::Context;
 use crate::audit_trail::{self, Trail};
 use crate::auth::bootstrap::{self, FirstRun};
 use crate::auth::{self, Auth, Runtime};
+use crate::checks::{self, Checks};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::health::{self, DiskThreshold, HealthState};
@@ -37,6 +38,7 @@ pub struct App {
     tasks: Tasks,
     store: Store,
     first_run: FirstRun,
+    demo: Option<checks::demo::Demo>,
 }
 
 /// Every route of Watchpost, in one place.
@@ -47,6 +49,7 @@ pub fn all_routes(r: &mut Routes) {
     audit_trail::routes(r);
     series::routes(r);
     host::routes(r);
+    checks::routes(r);
     metrics::routes(r);
     http::openapi::routes(r);
 }
@@ -54,7 +57,11 @@ pub fn all_routes(r: &mut Routes) {
 /// The OpenAPI document: every feature's API part, merged.
 fn openapi_parts() -> Vec<utoipa::openapi::OpenApi> {
     use utoipa::OpenApi;
-    vec![auth::AccountsApi::openapi(), series::SeriesApi::openapi()]
+    vec![
+        auth::AccountsApi::openapi(),
+        series::SeriesApi::openapi(),
+        checks::ChecksApi::openapi(),
+    ]
 }
 
 /// Every kind of stored history and how long it is kept.
@@ -80,7 +87,43 @@ fn retention_policies(config: &RetentionConfig) -> Vec<Policy> {
             keep: config.keep("top_processes"),
             prune: host::prune_top,
         },
+        Policy {
+            data: "check_results",
+            keep: config.keep("check_results"),
+            prune: checks::prune_results,
+        },
+        Policy {
+            data: "check_uptime",
+            keep: config.keep("check_uptime"),
+            prune: checks::prune_days,
+        },
+        Policy {
+            data: "check_pings",
+            keep: config.keep("check_pings"),
+            prune: checks::prune_pings,
+        },
     ]
+}
+
+/// Watchpost's own checks: its database, its disk, and whether the host
+/// collector is still sampling (no sample for three intervals is down).
+fn self_checks(health: &Arc<HealthState>, host: &Arc<host::Host>) -> checks::Builtins {
+    let collector = host.clone();
+    checks::Builtins(vec![
+        checks::builtin::database(health.clone()),
+        checks::builtin::disk(health.clone()),
+        checks::builtin::from_fn("collector", "Watchpost host collector", move || {
+            let every = i64::try_from(collector.every.as_secs())
+                .unwrap_or(10)
+                .max(1);
+            let now = crate::clock::now_ms() / 1000;
+            match collector.latest() {
+                Some(s) if now - s.ts <= 3 * every => Ok(()),
+                Some(s) => Err(format!("the last host sample is {} s old", now - s.ts)),
+                None => Err("no host sample has been taken yet".into()),
+            }
+        }),
+    ])
 }
 
 /// The route table as the server registers it, for tests to walk.
@@ -117,13 +160,40 @@ impl App {
         health::task::probe_once(&store, &health).await;
         let trail = Trail::load_or_create(&data_dir).context("loading the audit trail key")?;
         let auth = Arc::new(
-            Auth::build(&config, store.clone(), trail.clone(), clock, &data_dir)
-                .context("starting accounts")?,
+            Auth::build(
+                &config,
+                store.clone(),
+                trail.clone(),
+                clock.clone(),
+                &data_dir,
+            )
+            .context("starting accounts")?,
         );
         let mut tasks = Tasks::default();
         let (host, collector) = host::build(&config.collector, store.path().to_path_buf())
             .context("starting the host collector")?;
-        let overview = Overview(vec![host::card_source(host.clone(), store.clone())]);
+        let builtins = self_checks(&health, &host);
+        let checks = Arc::new(
+            Checks::new(
+                store.clone(),
+                trail.clone(),
+                clock.clone(),
+                auth.sealer.clone(),
+                builtins.clone(),
+            )
+            .context("starting health checks")?,
+        );
+        for change in checks
+            .provision(checks::wanted(&config.checks, &builtins))
+            .await
+            .context("provisioning [[checks]]")?
+        {
+            tracing::info!(change = %change, "checks from the configuration");
+        }
+        let overview = Overview(vec![
+            checks::card_source(checks.clone()),
+            host::card_source(host.clone(), store.clone()),
+        ]);
         let exposition = Exposition {
             contributions: vec![host::contribution(host.clone())],
             allow_from: config.metrics.networks(),
@@ -142,6 +212,8 @@ impl App {
                 Box::pin(auth::extract::has_metrics_token(req))
             }));
             let openapi = Data::new(openapi);
+            let checks_data = Data::from(checks.clone());
+            let status_page = Data::new(config.status_page.clone());
             let identify = Data::new(Identify(|req| Box::pin(auth::viewer_of(req))));
             let runtime = Data::new(Runtime {
                 started_ms,
@@ -157,6 +229,8 @@ impl App {
                     .app_data(exposition.clone())
                     .app_data(metrics_token.clone())
                     .app_data(openapi.clone())
+                    .app_data(checks_data.clone())
+                    .app_data(status_page.clone())
                     .app_data(identify.clone())
                     .app_data(runtime.clone());
                 let mut routes = Routes::default();
@@ -167,10 +241,29 @@ impl App {
         let (server, addr) = http::serve(&config.server, app_data)?;
         let url = config.server.url(addr);
         let _ = auth.base_url.set(url.clone());
+        let _ = checks.base_url.set(url.clone());
         let first_run = bootstrap::ensure_first_admin(&auth, &config, &data_dir)
             .await
             .context("preparing the first admin account")?;
 
+        let demo = if config.demo {
+            Some(
+                checks::demo::prepare(
+                    &checks,
+                    &auth,
+                    &config.server.local_url(addr),
+                    &addr.to_string(),
+                )
+                .await
+                .context("preparing the demo")?,
+            )
+        } else {
+            None
+        };
+        let max_concurrent = config.scheduler.max_concurrent;
+        tasks.spawn("checks-scheduler", move |shutdown| {
+            checks::task::run(checks.clone(), max_concurrent, shutdown)
+        });
         let (probe_store, probe_health) = (store.clone(), health.clone());
         tasks.spawn("health-probe", move |shutdown| {
             health::task::run(probe_store.clone(), probe_health.clone(), shutdown)
@@ -205,6 +298,7 @@ impl App {
             tasks,
             store,
             first_run,
+            demo,
         })
     }
 
@@ -229,6 +323,11 @@ impl App {
     /// What start-up did about the first admin (for the console).
     pub fn first_run(&self) -> &FirstRun {
         &self.first_run
+    }
+
+    /// What `--demo` set up (for the console).
+    pub fn demo(&self) -> Option<&checks::demo::Demo> {
+        self.demo.as_ref()
     }
 
     /// Serves until `stop` resolves (or the server fails), then shuts down

@@ -47,7 +47,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the server (what `watchpost` does with no subcommand).
-    Serve,
+    Serve(ServeArgs),
     /// Check or print the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -69,6 +69,14 @@ pub enum Command {
     /// Tools for benchmarks and screenshots (synthetic data, clearly marked).
     #[command(subcommand)]
     Dev(DevCommand),
+}
+
+#[derive(Debug, Default, Args)]
+pub struct ServeArgs {
+    /// Demo mode: checks of Watchpost's own endpoints on the public status
+    /// page, and a read-only viewer demo@watchpost.local (password printed once).
+    #[arg(long)]
+    pub demo: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -123,12 +131,13 @@ pub async fn dev(file: Option<PathBuf>, command: DevCommand) -> ExitCode {
     dev::run(file, command).await
 }
 
-pub async fn serve(file: Option<PathBuf>) -> ExitCode {
+pub async fn serve(file: Option<PathBuf>, args: ServeArgs) -> ExitCode {
     let loaded = match load_config(file) {
         Ok(loaded) => loaded,
         Err(code) => return code,
     };
-    let config = loaded.config;
+    let mut config = loaded.config;
+    config.demo = args.demo;
     store::restrict_umask();
     let data_dir = config.data_dir();
     if let Err(e) = store::create_private_dir(&data_dir) {
@@ -169,6 +178,19 @@ pub async fn serve(file: Option<PathBuf>) -> ExitCode {
             "No account exists yet. Open this one-time link (valid 24 h) to create the first admin:\n  {link}\n(also written to {}, readable only by this user)\n",
             app.data_dir().join(bootstrap::SETUP_TOKEN_FILE).display()
         )),
+    }
+    if let Some(demo) = app.demo() {
+        banner.push_str(&format!(
+            "Demo mode: {} public checks of this instance at {}/status\n",
+            demo.created.len(),
+            app.url()
+        ));
+        if let Some(password) = &demo.password {
+            banner.push_str(&format!(
+                "Demo viewer: {} / {password} (shown only now)\n",
+                crate::checks::demo::DEMO_EMAIL
+            ));
+        }
     }
     {
         use std::io::Write;

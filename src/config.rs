@@ -16,6 +16,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use crate::auth::AuthConfig;
+use crate::checks::{Definition, SchedulerConfig, StatusPageConfig};
 use crate::health::HealthConfig;
 use crate::host::CollectorConfig;
 use crate::http::ServerConfig;
@@ -40,6 +41,13 @@ pub struct Config {
     pub collector: CollectorConfig,
     pub metrics: MetricsConfig,
     pub retention: RetentionConfig,
+    pub scheduler: SchedulerConfig,
+    pub status_page: StatusPageConfig,
+    /// Checks as code (`[[checks]]`), provisioned at every start.
+    pub checks: Vec<Definition>,
+    /// `serve --demo` (never read from a file): demo checks and a demo viewer.
+    #[serde(skip)]
+    pub demo: bool,
     /// First-run admin (`WATCHPOST_ADMIN_EMAIL`): created at start when no user
     /// exists yet; never overwrites one.
     pub admin_email: Option<String>,
@@ -93,13 +101,20 @@ impl Config {
         self.collector.validate("collector", &mut problems);
         self.metrics.validate("metrics", &mut problems);
         self.retention.validate("retention", &mut problems);
+        self.scheduler.validate("scheduler", &mut problems);
+        self.status_page.validate("status_page", &mut problems);
+        crate::checks::validate_entries(&self.checks, &mut problems);
         crate::auth::bootstrap::validate(self, &mut problems);
         problems
     }
 
     /// The effective configuration as TOML, secrets shown as `[redacted]`.
     pub fn dump(&self) -> anyhow::Result<String> {
-        Ok(toml::to_string_pretty(self)?)
+        let mut shown = self.clone();
+        for check in &mut shown.checks {
+            *check = crate::checks::definition::redacted(check);
+        }
+        Ok(toml::to_string_pretty(&shown)?)
     }
 
     /// The data directory as an absolute path (relative paths are resolved

@@ -7,6 +7,7 @@
 pub mod app;
 pub mod audit_trail;
 pub mod auth;
+pub mod checks;
 pub mod cli;
 pub mod clock;
 pub mod config;

@@ -19,8 +19,11 @@ fn main() -> ExitCode {
     };
     let config = cli.config.clone();
     runtime.block_on(async move {
-        match cli.command.unwrap_or(Command::Serve) {
-            Command::Serve => cli::serve(config).await,
+        match cli
+            .command
+            .unwrap_or(Command::Serve(cli::ServeArgs::default()))
+        {
+            Command::Serve(args) => cli::serve(config, args).await,
             Command::Config(ConfigCommand::Check) => cli::config_check(config),
             Command::Config(ConfigCommand::Dump) => cli::config_dump(config),
             Command::Healthcheck(args) => cli::healthcheck(config, args).await,

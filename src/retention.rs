@@ -34,6 +34,12 @@ pub struct RetentionConfig {
     pub series_1h: String,
     /// Snapshots of the top processes.
     pub top_processes: String,
+    /// Raw health-check results.
+    pub check_results: String,
+    /// Per-day uptime of health checks (the status page shows 90 days).
+    pub check_uptime: String,
+    /// Heartbeat pings and their bodies.
+    pub check_pings: String,
 }
 
 impl Default for RetentionConfig {
@@ -43,17 +49,23 @@ impl Default for RetentionConfig {
             series_1m: "30d".into(),
             series_1h: "400d".into(),
             top_processes: "48h".into(),
+            check_results: "7d".into(),
+            check_uptime: "400d".into(),
+            check_pings: "30d".into(),
         }
     }
 }
 
 impl RetentionConfig {
-    fn entries(&self) -> [(&'static str, &str); 4] {
+    fn entries(&self) -> [(&'static str, &str); 7] {
         [
             ("series_raw", &self.series_raw),
             ("series_1m", &self.series_1m),
             ("series_1h", &self.series_1h),
             ("top_processes", &self.top_processes),
+            ("check_results", &self.check_results),
+            ("check_uptime", &self.check_uptime),
+            ("check_pings", &self.check_pings),
         ]
     }
 

@@ -184,6 +184,21 @@ pub fn delete_older(
         .execute(params![id, before, limit])?)
 }
 
+/// Deletes series `name` and all its rows in every tier (its source is gone).
+pub fn forget(conn: &Connection, name: &str) -> Result<(), StoreError> {
+    let Some((id, _)) = find(conn, name)? else {
+        return Ok(());
+    };
+    for tier in Tier::ALL {
+        conn.execute(
+            &format!("DELETE FROM {} WHERE series_id = ?1", tier.table()),
+            [id],
+        )?;
+    }
+    conn.execute("DELETE FROM series WHERE id = ?1", [id])?;
+    Ok(())
+}
+
 /// Rows and bytes (pages, including their free space) of the series tables.
 pub fn footprint(conn: &Connection) -> Result<Footprint, StoreError> {
     let mut rows = 0;

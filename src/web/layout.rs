@@ -29,6 +29,11 @@ pub const NAV: &[NavItem] = &[
         admin_only: false,
     },
     NavItem {
+        label: "Checks",
+        href: "/checks",
+        admin_only: false,
+    },
+    NavItem {
         label: "Users",
         href: "/users",
         admin_only: true,

@@ -1,0 +1,653 @@
+//! The checks pages: the list (state, uptime 24 h / 7 d / 30 d / 90 d,
+//! latency sparkline, last error; filter by state and tag), a check's page
+//! (latency chart over a chosen range, incidents with notes, recent results,
+//! maintenance windows, the heartbeat URL), and the create / edit form with
+//! its "test now" button. Viewers read; admins change. Checks managed by
+//! `watchpost.toml` are read-only here.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+
+use super::api::{actioned, note_text, test_definition};
+use super::form::{CheckForm, WindowInput};
+use super::model::{ALL_STATES, Outcome, State, Window};
+use super::repo::{self, Incident, Ping, ResultRow};
+use super::service::{Checks, Loaded, ORIGIN_UI, Refusal};
+use super::views::{self, Figures};
+use crate::auth::csrf::Form;
+use crate::auth::{CurrentUser, RequireAdmin, layout, page, see_other, when};
+use crate::error::AppError;
+use crate::http::routes::{Access, Routes};
+use crate::series::{self, Tier, Unit};
+use crate::web::Layout;
+use crate::web::chart::{Chart, Line};
+
+pub fn routes(r: &mut Routes) {
+    r.get("/checks", Access::Viewer, list_page);
+    r.get("/checks/new", Access::Admin, new_page);
+    r.post("/checks", Access::Admin, create);
+    r.get("/checks/{id}", Access::Viewer, detail_page);
+    r.get("/checks/{id}/edit", Access::Admin, edit_page);
+    r.post("/checks/{id}", Access::Admin, update);
+    r.post("/checks/{id}/delete", Access::Admin, delete);
+    r.post("/checks/{id}/pause", Access::Admin, pause);
+    r.post("/checks/{id}/resume", Access::Admin, resume);
+    r.post("/checks/{id}/run", Access::Admin, run_now);
+    r.post("/checks/{id}/maintenance", Access::Admin, add_window);
+    r.post(
+        "/checks/{id}/maintenance/{window}/delete",
+        Access::Admin,
+        delete_window,
+    );
+    r.post(
+        "/checks/{id}/incidents/{incident}/notes",
+        Access::Admin,
+        add_note,
+    );
+}
+
+pub struct Row {
+    pub slug: String,
+    pub name: String,
+    pub kind: String,
+    pub state: State,
+    pub target: String,
+    pub tags: Vec<String>,
+    pub uptime: [String; 4],
+    pub sparkline: Option<String>,
+    pub last_error: Option<String>,
+    pub last_run: String,
+    pub managed: bool,
+}
+
+fn row(l: &Loaded, f: Option<&Figures>) -> Row {
+    Row {
+        slug: l.row.slug.clone(),
+        name: l.row.name.clone(),
+        kind: l.row.kind.clone(),
+        state: l.row.state,
+        target: l.check.probe.target(),
+        tags: l.check.tags.clone(),
+        uptime: f.map(|f| f.uptime.texts()).unwrap_or_else(|| {
+            [
+                "—".to_string(),
+                "—".to_string(),
+                "—".to_string(),
+                "—".to_string(),
+            ]
+        }),
+        sparkline: f.and_then(|f| f.sparkline.clone()),
+        last_error: l
+            .row
+            .last_error
+            .clone()
+            .filter(|_| l.row.state != State::Up),
+        last_run: when(l.row.last_run_ms),
+        managed: l.is_managed(),
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct ListQuery {
+    #[serde(default)]
+    pub state: String,
+    #[serde(default)]
+    pub tag: String,
+    pub done: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "checks/list.html")]
+struct ListPage {
+    layout: Layout,
+    rows: Vec<Row>,
+    counts: Vec<(State, usize)>,
+    tags: Vec<String>,
+    query: ListQuery,
+    is_admin: bool,
+    notice: Option<&'static str>,
+}
+
+async fn list_page(
+    req: HttpRequest,
+    user: CurrentUser,
+    checks: web::Data<Checks>,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, AppError> {
+    let query = query.into_inner();
+    let all = checks.all().await?;
+    let counts = ALL_STATES
+        .iter()
+        .map(|s| (*s, all.iter().filter(|l| l.row.state == *s).count()))
+        .filter(|(_, n)| *n > 0)
+        .collect();
+    let mut tags: Vec<String> = all.iter().flat_map(|l| l.check.tags.clone()).collect();
+    tags.sort();
+    tags.dedup();
+    let state = State::parse(&query.state);
+    let shown: Vec<Loaded> = all
+        .into_iter()
+        .filter(|l| state.is_none_or(|s| l.row.state == s))
+        .filter(|l| query.tag.is_empty() || l.check.tags.contains(&query.tag))
+        .collect();
+    let figures = views::figures(&checks, &shown, true).await?;
+    let notice = match query.done.as_deref() {
+        Some("deleted") => Some("Check deleted, with its history."),
+        _ => None,
+    };
+    let page_data = ListPage {
+        layout: layout("Checks", &req, &user),
+        rows: shown
+            .iter()
+            .map(|l| row(l, figures.get(&l.row.id)))
+            .collect(),
+        counts,
+        tags,
+        query,
+        is_admin: user.is_admin(),
+        notice,
+    };
+    page(&page_data, false)
+}
+
+#[derive(Template)]
+#[template(path = "checks/form.html")]
+struct FormPage {
+    layout: Layout,
+    csrf: String,
+    form: CheckForm,
+    /// `None` when creating.
+    editing: Option<String>,
+    problems: Vec<String>,
+    tested: Option<Outcome>,
+}
+
+fn form_page(
+    req: &HttpRequest,
+    admin: &CurrentUser,
+    form: CheckForm,
+    editing: Option<String>,
+    problems: Vec<String>,
+    tested: Option<Outcome>,
+) -> Result<HttpResponse, AppError> {
+    let title = if editing.is_some() {
+        "Edit check"
+    } else {
+        "New check"
+    };
+    let failed = !problems.is_empty();
+    let data = FormPage {
+        layout: layout(title, req, admin),
+        csrf: admin.csrf().to_string(),
+        form,
+        editing,
+        problems,
+        tested,
+    };
+    page(&data, failed)
+}
+
+async fn new_page(
+    req: HttpRequest,
+    RequireAdmin(admin): RequireAdmin,
+) -> Result<HttpResponse, AppError> {
+    let form = CheckForm {
+        kind: "http".into(),
+        interval: "60s".into(),
+        timeout: "10s".into(),
+        ..CheckForm::default()
+    };
+    form_page(&req, &admin, form, None, Vec::new(), None)
+}
+
+/// Test the form (button `action=test`) or save it.
+async fn submit(
+    req: &HttpRequest,
+    admin: &CurrentUser,
+    checks: &Checks,
+    form: CheckForm,
+    editing: Option<&Loaded>,
+) -> Result<HttpResponse, AppError> {
+    let slug = editing.map(|l| l.row.slug.clone());
+    let mut def = match form.definition() {
+        Ok(def) => def,
+        Err(p) => {
+            return form_page(
+                req,
+                admin,
+                form,
+                slug,
+                p.iter().map(ToString::to_string).collect(),
+                None,
+            );
+        }
+    };
+    if let Some(l) = editing {
+        def.id = l.row.slug.clone();
+    }
+    if form.action == "test" {
+        return match test_definition(checks, def).await {
+            Ok(outcome) => form_page(req, admin, form, slug, Vec::new(), Some(outcome)),
+            Err(Refusal::Invalid(p)) => form_page(
+                req,
+                admin,
+                form,
+                slug,
+                p.iter().map(ToString::to_string).collect(),
+                None,
+            ),
+            Err(Refusal::Other(e)) => Err(e),
+        };
+    }
+    let by = actioned(req, admin);
+    let saved = match editing {
+        Some(l) => checks.update(l, def, &by).await,
+        None => checks.create(def, ORIGIN_UI, &by).await,
+    };
+    match saved {
+        Ok(l) => Ok(see_other(&format!("/checks/{}?done=saved", l.row.slug))),
+        Err(Refusal::Invalid(p)) => form_page(
+            req,
+            admin,
+            form,
+            slug,
+            p.iter().map(ToString::to_string).collect(),
+            None,
+        ),
+        Err(Refusal::Other(AppError::Conflict(message))) => {
+            form_page(req, admin, form, slug, vec![message], None)
+        }
+        Err(Refusal::Other(e)) => Err(e),
+    }
+}
+
+async fn create(
+    req: HttpRequest,
+    RequireAdmin(admin): RequireAdmin,
+    checks: web::Data<Checks>,
+    Form(form): Form<CheckForm>,
+) -> Result<HttpResponse, AppError> {
+    submit(&req, &admin, &checks, form, None).await
+}
+
+async fn editable(checks: &Checks, slug: &str) -> Result<Loaded, AppError> {
+    let l = checks.get(slug).await?;
+    if l.is_managed() {
+        return Err(AppError::Conflict(format!(
+            "{} is managed by {}; change it there.",
+            l.row.name,
+            if l.row.origin == "config" {
+                "watchpost.toml"
+            } else {
+                "Watchpost itself"
+            }
+        )));
+    }
+    Ok(l)
+}
+
+async fn edit_page(
+    req: HttpRequest,
+    RequireAdmin(admin): RequireAdmin,
+    checks: web::Data<Checks>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let l = editable(&checks, &id).await?;
+    let form = CheckForm::of(&super::definition::redacted(&l.def));
+    form_page(
+        &req,
+        &admin,
+        form,
+        Some(l.row.slug.clone()),
+        Vec::new(),
+        None,
+    )
+}
+
+async fn update(
+    req: HttpRequest,
+    RequireAdmin(admin): RequireAdmin,
+    checks: web::Data<Checks>,
+    id: web::Path<String>,
+    Form(form): Form<CheckForm>,
+) -> Result<HttpResponse, AppError> {
+    let l = editable(&checks, &id).await?;
+    submit(&req, &admin, &checks, form, Some(&l)).await
+}
+
+#[derive(Deserialize)]
+struct Empty {}
+
+async fn delete(
+    req: HttpRequest,
+    RequireAdmin(admin): RequireAdmin,
+    checks: web::Data<Checks>,
+    id: web::Path<String>,
+    _: Form<Empty>,
+) -> Result<HttpResponse, AppError> {
+    let l = editable(&checks, &id).await?;
+    checks.delete(&l, &actioned(&req, &admin)).await?;
+    Ok(see_other("/checks?done=deleted"))
+}
+
+async fn pause(
+    req: HttpRequest,
+    RequireAdmin(admin): RequireAdmin,
+    checks: web::Data<Checks>,
+    id: web::Path<String>,
+    _: Form<Empty>,
+) -> Result<HttpResponse, AppError> {
+    let l = checks.get(&id).await?;
+    checks.set_paused(&l, true, &actioned(&req, &admin)).await?;
+    Ok(see_other(&format!("/checks/{}?done=paused", l.row.slug)))
+}
+
+async fn resume(
+    req: HttpRequest,
+    RequireAdmin(admin): RequireAdmin,
+    checks: web::Data<Checks>,
+    id: web::Path<String>,
+    _: Form<Empty>,
+) -> Result<HttpResponse, AppError> {
+    let l = checks.get(&id).await?;
+    checks
+        .set_paused(&l, false, &actioned(&req, &admin))
+        .await?;
+    Ok(see_other(&format!("/checks/{}?done=resumed", l.row.slug)))
+}
+
+async fn run_now(
+    RequireAdmin(_): RequireAdmin,
+    checks: web::Data<Checks>,
+    id: web::Path<String>,
+    _: Form<Empty>,
+) -> Result<HttpResponse, AppError> {
+    let l = checks.get(&id).await?;
+    checks.run_now(&l).await?;
+    Ok(see_other(&format!("/checks/{}?done=ran", l.row.slug)))
+}
+
+async fn add_window(
+    req: HttpRequest,
+    RequireAdmin(admin): RequireAdmin,
+    checks: web::Data<Checks>,
+    id: web::Path<String>,
+    Form(input): Form<WindowInput>,
+) -> Result<HttpResponse, AppError> {
+    let l = checks.get(&id).await?;
+    let (window, note) = input.window().map_err(|e| {
+        AppError::BadRequest(format!(
+            "The maintenance window is not valid: {e}. Go back and correct it."
+        ))
+    })?;
+    checks
+        .add_window(&l, window, note, &actioned(&req, &admin))
+        .await?;
+    Ok(see_other(&format!(
+        "/checks/{}?done=window#maintenance",
+        l.row.slug
+    )))
+}
+
+async fn delete_window(
+    req: HttpRequest,
+    RequireAdmin(admin): RequireAdmin,
+    checks: web::Data<Checks>,
+    path: web::Path<(String, i64)>,
+    _: Form<Empty>,
+) -> Result<HttpResponse, AppError> {
+    let (id, window) = path.into_inner();
+    let l = checks.get(&id).await?;
+    if !checks
+        .delete_window(&l, window, &actioned(&req, &admin))
+        .await?
+    {
+        return Err(AppError::NotFound);
+    }
+    Ok(see_other(&format!("/checks/{}#maintenance", l.row.slug)))
+}
+
+#[derive(Deserialize)]
+struct NoteForm {
+    #[serde(default)]
+    body: String,
+}
+
+async fn add_note(
+    req: HttpRequest,
+    RequireAdmin(admin): RequireAdmin,
+    checks: web::Data<Checks>,
+    path: web::Path<(String, i64)>,
+    Form(form): Form<NoteForm>,
+) -> Result<HttpResponse, AppError> {
+    let (id, incident) = path.into_inner();
+    let l = checks.get(&id).await?;
+    let text = note_text(&form.body)?;
+    let check_id = l.row.id;
+    let owner = checks
+        .store
+        .read(move |conn| repo::incident_check(conn, incident))
+        .await?;
+    if owner != Some(check_id) {
+        return Err(AppError::NotFound);
+    }
+    checks
+        .add_note(
+            incident,
+            admin.display_name.clone(),
+            text,
+            &actioned(&req, &admin),
+        )
+        .await?;
+    Ok(see_other(&format!("/checks/{}#incidents", l.row.slug)))
+}
+
+const RANGES: [(&str, &str, i64); 5] = [
+    ("1h", "1 hour", 3600),
+    ("24h", "24 hours", 86_400),
+    ("7d", "7 days", 7 * 86_400),
+    ("30d", "30 days", 30 * 86_400),
+    ("90d", "90 days", 90 * 86_400),
+];
+
+#[derive(Debug, Default, Deserialize)]
+pub struct DetailQuery {
+    range: Option<String>,
+    done: Option<String>,
+}
+
+pub struct WindowRow {
+    pub id: i64,
+    pub text: String,
+    pub note: String,
+    pub active: bool,
+    pub over: bool,
+}
+
+pub struct ResultView {
+    pub at: String,
+    pub outcome: State,
+    pub latency: String,
+    pub reason: String,
+}
+
+pub struct IncidentView {
+    pub id: i64,
+    pub started: String,
+    pub ended: String,
+    pub duration: String,
+    pub severity: State,
+    pub first_error: String,
+    pub notes: Vec<(String, String, String)>,
+}
+
+#[derive(Template)]
+#[template(path = "checks/detail.html")]
+struct DetailPage {
+    layout: Layout,
+    csrf: String,
+    is_admin: bool,
+    row: Row,
+    since: String,
+    interval: String,
+    managed_by: Option<&'static str>,
+    paused: bool,
+    cert_days: Option<i64>,
+    ranges: Vec<(&'static str, &'static str, bool)>,
+    chart: String,
+    incidents: Vec<IncidentView>,
+    results: Vec<ResultView>,
+    windows: Vec<WindowRow>,
+    ping_url: Option<String>,
+    pings: Vec<(String, String, String)>,
+    notice: Option<&'static str>,
+    public: bool,
+}
+
+async fn detail_page(
+    req: HttpRequest,
+    user: CurrentUser,
+    checks: web::Data<Checks>,
+    id: web::Path<String>,
+    query: web::Query<DetailQuery>,
+) -> Result<HttpResponse, AppError> {
+    let l = checks.get(&id).await?;
+    let key = query.range.as_deref().unwrap_or("24h");
+    let (key, _, span) = RANGES
+        .iter()
+        .find(|(k, _, _)| *k == key)
+        .copied()
+        .ok_or_else(|| {
+            AppError::BadRequest("That is not a range; use 1h, 24h, 7d, 30d or 90d.".into())
+        })?;
+    let now = checks.clock.now_ms();
+    let figures = views::figures(&checks, std::slice::from_ref(&l), true).await?;
+    let (id_num, series_name) = (l.row.id, l.series_name());
+    let (to, from) = (now / 1000, now / 1000 - span);
+    let (answer, incidents, results, windows, pings) = checks
+        .store
+        .read(move |conn| {
+            Ok((
+                series::answer(conn, &series_name, from, to, 600)?,
+                repo::incidents(conn, Some(id_num), 0, 50)?,
+                repo::results(conn, id_num, 50)?,
+                repo::windows(conn, Some(id_num))?,
+                repo::pings(conn, id_num, 20)?,
+            ))
+        })
+        .await?;
+    let band = answer.as_ref().is_some_and(|a| a.tier != Tier::Raw);
+    let lines: Vec<Line> = answer
+        .map(|a| Line {
+            label: "Latency".into(),
+            buckets: a.buckets,
+            step: a.step,
+        })
+        .into_iter()
+        .collect();
+    let chart = Chart {
+        title: "Latency",
+        unit: Unit::Milliseconds,
+        from,
+        to,
+        lines: &lines,
+        band,
+    }
+    .svg();
+    let notice = match query.done.as_deref() {
+        Some("saved") => Some("Saved. The first run comes within a few seconds."),
+        Some("paused") => Some("Paused: no runs until resumed."),
+        Some("resumed") => Some("Resumed: pending until the next run."),
+        Some("window") => Some("Maintenance window added."),
+        Some("ran") => Some("Checked just now; the result is below."),
+        _ => None,
+    };
+    let data = DetailPage {
+        layout: layout(&l.row.name, &req, &user),
+        csrf: user.csrf().to_string(),
+        is_admin: user.is_admin(),
+        row: row(&l, figures.get(&l.row.id)),
+        since: when(Some(l.row.state_since_ms)),
+        interval: humantime::format_duration(l.check.interval).to_string(),
+        managed_by: match l.row.origin.as_str() {
+            "config" => Some("watchpost.toml"),
+            "builtin" => Some("Watchpost itself"),
+            _ => None,
+        },
+        paused: l.row.paused,
+        cert_days: l.row.cert_days,
+        ranges: RANGES
+            .iter()
+            .map(|(k, label, _)| (*k, *label, *k == key))
+            .collect(),
+        chart,
+        incidents: incidents
+            .into_iter()
+            .map(|i| incident_view(i, now))
+            .collect(),
+        results: results.into_iter().map(result_view).collect(),
+        windows: windows
+            .into_iter()
+            .map(|(id, _, w, note)| window_row(id, &w, note, now))
+            .collect(),
+        ping_url: if user.is_admin() {
+            checks.ping_url(&l)
+        } else {
+            None
+        },
+        pings: pings.into_iter().map(ping_view).collect(),
+        notice,
+        public: l.check.public,
+    };
+    page(&data, false)
+}
+
+fn result_view(r: ResultRow) -> ResultView {
+    ResultView {
+        at: crate::web::units::utc_minute(r.ts_ms / 1000),
+        outcome: r.outcome,
+        latency: r
+            .latency_ms
+            .map(|ms| crate::web::units::format(ms, Unit::Milliseconds))
+            .unwrap_or_default(),
+        reason: r.reason.unwrap_or_default(),
+    }
+}
+
+pub fn duration_text(ms: i64) -> String {
+    let secs = u64::try_from(ms / 1000).unwrap_or(0);
+    humantime::format_duration(std::time::Duration::from_secs(secs)).to_string()
+}
+
+fn incident_view(i: Incident, now: i64) -> IncidentView {
+    IncidentView {
+        id: i.id,
+        started: when(Some(i.started_ms)),
+        ended: i
+            .ended_ms
+            .map_or_else(|| "ongoing".to_string(), |e| when(Some(e))),
+        duration: duration_text(i.ended_ms.unwrap_or(now) - i.started_ms),
+        severity: i.severity,
+        first_error: i.first_error,
+        notes: i
+            .notes
+            .into_iter()
+            .map(|n| (when(Some(n.ts_ms)), n.author, n.body))
+            .collect(),
+    }
+}
+
+fn window_row(id: i64, w: &Window, note: String, now: i64) -> WindowRow {
+    WindowRow {
+        id,
+        text: w.describe(),
+        note,
+        active: w.covers(now),
+        over: w.is_over(now),
+    }
+}
+
+fn ping_view(p: Ping) -> (String, String, String) {
+    (when(Some(p.ts_ms)), p.kind, p.body.unwrap_or_default())
+}
