@@ -61,6 +61,7 @@ fn openapi_parts() -> Vec<utoipa::openapi::OpenApi> {
         auth::AccountsApi::openapi(),
         series::SeriesApi::openapi(),
         checks::ChecksApi::openapi(),
+        checks::CheckHistoryApi::openapi(),
     ]
 }
 

@@ -6,10 +6,13 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use regex::Regex;
 use serde::{Deserialize, Serialize};
 
+use super::check::{Check, HttpProbe, JsonCondition, JsonTest, Probe, TlsProbe};
+use super::fields::{Problems, tags};
 use crate::config::Problem;
+
+pub use super::check::BUILTIN;
 
 pub const MIN_INTERVAL: Duration = Duration::from_secs(10);
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(60);
@@ -17,7 +20,6 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 const MAX_TIMEOUT: Duration = Duration::from_secs(120);
 const MAX_BODY: usize = 64 * 1024;
 const MAX_SLUG: usize = 64;
-
 /// A check as written: every kind's fields, the unused ones left out.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, deny_unknown_fields)]
@@ -97,125 +99,6 @@ pub struct Definition {
 fn is_false(b: &bool) -> bool {
     !*b
 }
-
-/// A validated check, ready to run.
-#[derive(Debug, Clone)]
-pub struct Check {
-    pub slug: String,
-    pub name: String,
-    pub probe: Probe,
-    pub interval: Duration,
-    pub timeout: Duration,
-    pub fail_after: u32,
-    pub recover_after: u32,
-    pub public: bool,
-    pub public_details: bool,
-    pub tags: Vec<String>,
-}
-
-#[derive(Debug, Clone)]
-pub enum Probe {
-    Http(Box<HttpProbe>),
-    Tcp {
-        host: String,
-        port: u16,
-    },
-    Tls(TlsProbe),
-    Heartbeat {
-        period: Duration,
-        grace: Duration,
-    },
-    /// One of Watchpost's own checks (database, disk, collector).
-    Builtin(String),
-}
-
-impl Probe {
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Probe::Http(_) => "http",
-            Probe::Tcp { .. } => "tcp",
-            Probe::Tls(_) => "tls",
-            Probe::Heartbeat { .. } => "heartbeat",
-            Probe::Builtin(_) => "builtin",
-        }
-    }
-
-    /// What the check looks at, for people (never shown publicly unless allowed).
-    pub fn target(&self) -> String {
-        match self {
-            Probe::Http(h) => h.url.to_string(),
-            Probe::Tcp { host, port } => format!("{host}:{port}"),
-            Probe::Tls(t) => format!("{}:{}", t.host, t.port),
-            Probe::Heartbeat { period, grace } => format!(
-                "every {} + {} grace",
-                humantime::format_duration(*period),
-                humantime::format_duration(*grace)
-            ),
-            Probe::Builtin(what) => format!("Watchpost {what}"),
-        }
-    }
-}
-
-#[derive(Debug, Clone)]
-pub struct HttpProbe {
-    pub url: url::Url,
-    pub method: reqwest::Method,
-    pub headers: Vec<(String, String)>,
-    pub body: Option<String>,
-    pub expect: Vec<(u16, u16)>,
-    pub keyword: Option<Matcher>,
-    pub keyword_absent: Option<Matcher>,
-    pub json: Option<JsonCondition>,
-    pub degraded_after: Option<Duration>,
-    pub follow_redirects: bool,
-    pub verify_tls: bool,
-}
-
-#[derive(Debug, Clone)]
-pub enum Matcher {
-    Text(String),
-    Pattern(Regex),
-}
-
-impl Matcher {
-    pub fn found_in(&self, body: &str) -> bool {
-        match self {
-            Matcher::Text(t) => body.contains(t.as_str()),
-            Matcher::Pattern(r) => r.is_match(body),
-        }
-    }
-
-    pub fn describe(&self) -> String {
-        match self {
-            Matcher::Text(t) => format!("keyword {t:?}"),
-            Matcher::Pattern(r) => format!("pattern /{}/", r.as_str()),
-        }
-    }
-}
-
-#[derive(Debug, Clone)]
-pub struct JsonCondition {
-    pub pointer: String,
-    pub test: JsonTest,
-}
-
-#[derive(Debug, Clone)]
-pub enum JsonTest {
-    Equals(String),
-    Contains(String),
-}
-
-#[derive(Debug, Clone)]
-pub struct TlsProbe {
-    pub host: String,
-    pub port: u16,
-    pub warn_days: u32,
-    pub critical_days: u32,
-    pub verify: bool,
-}
-
-/// Builtin kinds of [`Probe::Builtin`].
-pub const BUILTIN: &str = "builtin";
 
 impl Definition {
     /// The typed check, or every problem with this definition. `prefix`
@@ -466,118 +349,6 @@ impl Definition {
             None => None,
         }
     }
-}
-
-/// Problems collected while validating, keyed under a prefix.
-struct Problems {
-    prefix: String,
-    list: Vec<Problem>,
-}
-
-impl Problems {
-    fn add(&mut self, field: &str, message: impl Into<String>) {
-        let key = if self.prefix.is_empty() {
-            field.to_string()
-        } else {
-            format!("{}.{field}", self.prefix)
-        };
-        self.list.push(Problem::new(key, message));
-    }
-
-    fn duration(&mut self, field: &str, value: &Option<String>) -> Option<Duration> {
-        let text = value.as_deref().map(str::trim).filter(|t| !t.is_empty())?;
-        match humantime::parse_duration(text) {
-            Ok(d) => Some(d),
-            Err(e) => {
-                self.add(
-                    field,
-                    format!("{text:?} is not a duration ({e}); write e.g. \"30s\""),
-                );
-                None
-            }
-        }
-    }
-
-    fn target(&mut self, value: &Option<String>) -> Option<(String, u16)> {
-        let text = value.as_deref().map(str::trim).unwrap_or_default();
-        let parsed = text.rsplit_once(':').and_then(|(host, port)| {
-            let host = host.trim_start_matches('[').trim_end_matches(']');
-            let port = port.parse::<u16>().ok().filter(|p| *p > 0)?;
-            let ok = !host.is_empty()
-                && host
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '_'));
-            ok.then(|| (host.to_string(), port))
-        });
-        if parsed.is_none() {
-            self.add(
-                "target",
-                format!("{text:?} must be host:port, like \"db.internal:5432\""),
-            );
-        }
-        parsed
-    }
-
-    fn statuses(&mut self, values: &[String]) -> Vec<(u16, u16)> {
-        if values.is_empty() {
-            return vec![(200, 399)];
-        }
-        let mut out = Vec::new();
-        for v in values {
-            let v = v.trim();
-            let parsed = match v.split_once('-') {
-                Some((a, b)) => a.trim().parse().ok().zip(b.trim().parse().ok()),
-                None => v.parse().ok().map(|s| (s, s)),
-            };
-            match parsed {
-                Some((a, b)) if (100..=599).contains(&a) && (a..=599).contains(&b) => {
-                    out.push((a, b));
-                }
-                _ => self.add(
-                    "expect_status",
-                    format!("{v:?} is not a status or range like \"200-399\""),
-                ),
-            }
-        }
-        out
-    }
-
-    fn matcher(&mut self, field: &str, value: &Option<String>, regex: bool) -> Option<Matcher> {
-        let text = value.as_deref().filter(|t| !t.is_empty())?;
-        if !regex {
-            return Some(Matcher::Text(text.to_string()));
-        }
-        match regex::RegexBuilder::new(text).size_limit(1 << 20).build() {
-            Ok(r) => Some(Matcher::Pattern(r)),
-            Err(e) => {
-                self.add(field, format!("is not a valid regular expression ({e})"));
-                None
-            }
-        }
-    }
-}
-
-fn tags(values: &[String], p: &mut Problems) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    for tag in values {
-        let tag = tag.trim().to_lowercase();
-        if tag.is_empty() {
-            continue;
-        }
-        if tag.len() > 32
-            || !tag
-                .chars()
-                .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_'))
-        {
-            p.add(
-                "tags",
-                format!("{tag:?}: a tag is up to 32 letters, digits, - or _"),
-            );
-        } else if !out.contains(&tag) {
-            out.push(tag);
-        }
-    }
-    out
 }
 
 /// Header names whose values are credentials (shown as `[redacted]`).

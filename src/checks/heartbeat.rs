@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use super::definition::{Check, Probe};
+use super::check::{Check, Probe};
 use super::model::Outcome;
 use super::repo::CheckRow;
 

@@ -9,11 +9,16 @@
 //! as code.
 
 mod api;
+mod api_history;
 pub mod builtin;
 mod cards;
+pub mod check;
 mod config;
 pub mod definition;
 pub mod demo;
+mod detail;
+mod edit;
+mod fields;
 mod form;
 pub mod heartbeat;
 pub mod model;
@@ -22,10 +27,12 @@ pub mod probe;
 mod public;
 pub mod repo;
 pub mod service;
+mod socket;
 pub mod task;
 mod views;
 
 pub use api::ChecksApi;
+pub use api_history::CheckHistoryApi;
 pub use builtin::{Builtin, Builtins};
 pub use cards::card_source;
 pub use config::{SchedulerConfig, StatusPageConfig, validate_entries};

@@ -12,6 +12,7 @@ mod auth_sessions;
 mod backup;
 mod browser;
 mod checks;
+mod checks_pages;
 mod cli;
 mod config;
 mod health;
