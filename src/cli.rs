@@ -180,17 +180,17 @@ pub async fn serve(file: Option<PathBuf>, args: ServeArgs) -> ExitCode {
         )),
     }
     if let Some(demo) = app.demo() {
-        banner.push_str(&format!(
-            "Demo mode: {} public checks of this instance at {}/status\n",
-            demo.created.len(),
-            app.url()
-        ));
         if let Some(password) = &demo.password {
             banner.push_str(&format!(
                 "Demo viewer: {} / {password} (shown only now)\n",
                 crate::checks::demo::DEMO_EMAIL
             ));
         }
+        banner.push_str(&format!(
+            "Demo mode: {} public checks created; status page at {}/status\n",
+            demo.created.len(),
+            app.url()
+        ));
     }
     {
         use std::io::Write;

@@ -182,3 +182,123 @@ fn first_run_creates_private_data_then_sigterm_exits_0() {
         .unwrap();
     assert_eq!(down.status.code(), Some(1), "nothing answers any more");
 }
+
+#[test]
+fn config_check_validates_checks_and_dump_hides_their_credentials() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = "[[checks]]\nid = \"web\"\nname = \"Web\"\nkind = \"http\"\nurl = \"ftp://x\"\n\n\
+               [[checks]]\nid = \"web\"\nname = \"Again\"\nkind = \"tcp\"\ntarget = \"db:5432\"\n";
+    std::fs::write(dir.path().join("watchpost.toml"), bad).unwrap();
+    let out = watchpost(dir.path())
+        .args(["config", "check"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("checks[0].url"), "{stderr}");
+    assert!(
+        stderr.contains("checks[1].id") && stderr.contains("unique"),
+        "{stderr}"
+    );
+
+    let good = "[[checks]]\nid = \"api\"\nname = \"API\"\nkind = \"http\"\nurl = \"https://api.example.com/\"\n\
+                headers = { Authorization = \"Bearer s3cret-value\", Accept = \"application/json\" }\n";
+    std::fs::write(dir.path().join("watchpost.toml"), good).unwrap();
+    let out = watchpost(dir.path())
+        .args(["config", "check"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let dump = watchpost(dir.path())
+        .args(["config", "dump"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&dump.stdout);
+    assert!(
+        text.contains("[[checks]]") && text.contains("application/json"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("s3cret-value") && text.contains("[redacted]"),
+        "{text}"
+    );
+}
+
+#[test]
+fn demo_mode_makes_public_checks_and_prints_the_viewer_password_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let banner = |dir: &std::path::Path| {
+        let mut child = watchpost(dir)
+            .args(["serve", "--demo"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut seen = Vec::new();
+        while let Some(Ok(line)) = lines.next() {
+            let done = line.starts_with("Demo mode:");
+            seen.push(line);
+            if done {
+                break;
+            }
+        }
+        (child, seen)
+    };
+    let (mut child, seen) = banner(dir.path());
+    let text = seen.join("\n");
+    assert!(
+        text.contains("Demo mode: 3 public checks created"),
+        "{text}"
+    );
+    let url = seen[0].rsplit(' ').next().unwrap().to_string();
+    let password = seen
+        .iter()
+        .find_map(|l| l.strip_prefix("Demo viewer: demo@watchpost.local / "))
+        .and_then(|rest| rest.split(' ').next())
+        .unwrap_or_else(|| panic!("no password line: {text}"))
+        .to_string();
+    assert!(password.len() >= 20);
+    let html = http_get(&url, "/status");
+    assert!(
+        html.contains("Watchpost health") && html.contains("Status page"),
+        "{html}"
+    );
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert_eq!(wait(&mut child), Some(0));
+
+    let (mut again, seen) = banner(dir.path());
+    let text = seen.join("\n");
+    assert!(
+        text.contains("Demo mode: 0 public checks created"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("Demo viewer:"),
+        "the password is printed only once: {text}"
+    );
+    Command::new("kill")
+        .args(["-TERM", &again.id().to_string()])
+        .status()
+        .unwrap();
+    assert_eq!(wait(&mut again), Some(0));
+}
+
+/// A plain HTTP/1.0 GET on loopback (these tests have no async runtime).
+fn http_get(base: &str, path: &str) -> String {
+    use std::io::{Read, Write};
+    let addr = base.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").unwrap();
+    let mut text = String::new();
+    stream.read_to_string(&mut text).unwrap();
+    text
+}

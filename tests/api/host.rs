@@ -244,6 +244,19 @@ async fn the_openapi_document_describes_the_series_api() {
     assert!(doc["paths"]["/api/v1/tokens"]["post"]["requestBody"].is_object());
     assert!(doc["paths"]["/api/v1/series/{name}"]["get"]["parameters"].is_array());
     assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
+    for (path, method) in [
+        ("/api/v1/checks", "get"),
+        ("/api/v1/checks", "post"),
+        ("/api/v1/checks/{id}", "put"),
+        ("/api/v1/checks/{id}", "delete"),
+        ("/api/v1/checks/{id}/results", "get"),
+        ("/api/v1/checks/{id}/incidents", "get"),
+        ("/api/v1/checks/{id}/run", "post"),
+        ("/api/v1/checks/test", "post"),
+    ] {
+        assert!(doc["paths"][path][method].is_object(), "{method} {path}");
+    }
+    assert!(doc["components"]["schemas"]["Definition"].is_object());
 }
 
 fn sample(name: &str, value: f64) -> Sample {
