@@ -75,21 +75,6 @@ pub(super) fn decode<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, A
     })
 }
 
-fn editable(l: &Loaded) -> Result<(), AppError> {
-    if l.is_managed() {
-        return Err(AppError::Conflict(format!(
-            "Check {:?} is managed by {}; change it there.",
-            l.row.slug,
-            if l.row.origin == "config" {
-                "watchpost.toml"
-            } else {
-                "Watchpost itself"
-            }
-        )));
-    }
-    Ok(())
-}
-
 async fn one_json(checks: &Checks, l: &Loaded, admin: bool) -> Result<CheckJson, AppError> {
     let figures = views::figures(checks, std::slice::from_ref(l), false).await?;
     let uptime = figures.get(&l.row.id).map(|f| f.uptime).unwrap_or_default();
@@ -193,7 +178,7 @@ async fn replace(
     body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
     let current = checks.get(&id).await?;
-    editable(&current)?;
+    current.editable()?;
     let def: Definition = decode(&body)?;
     let loaded = checks
         .update(&current, def, &actioned(&req, &admin))
@@ -214,7 +199,7 @@ async fn remove(
     id: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     let current = checks.get(&id).await?;
-    editable(&current)?;
+    current.editable()?;
     checks.delete(&current, &actioned(&req, &admin)).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -272,17 +272,7 @@ async fn create(
 
 async fn editable(checks: &Checks, slug: &str) -> Result<Loaded, AppError> {
     let l = checks.get(slug).await?;
-    if l.is_managed() {
-        return Err(AppError::Conflict(format!(
-            "{} is managed by {}; change it there.",
-            l.row.name,
-            if l.row.origin == "config" {
-                "watchpost.toml"
-            } else {
-                "Watchpost itself"
-            }
-        )));
-    }
+    l.editable()?;
     Ok(l)
 }
 

@@ -4,7 +4,7 @@
 //! provision `[[checks]]` and the built-in self-checks, store a run with its
 //! state change, and take heartbeat pings.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use rusqlite::Connection;
@@ -47,7 +47,13 @@ pub struct Checks {
     pub base_url: std::sync::OnceLock<String>,
     /// Checks being run right now (by the scheduler or "run now").
     running: Mutex<HashSet<i64>>,
+    /// Parsed definitions by row id, reused while the stored spec is the
+    /// same (pages and the scheduler load every check often).
+    parsed: Mutex<HashMap<i64, Parsed>>,
 }
+
+/// A row's spec and sealed headers as stored, and what they parsed to.
+type Parsed = ((String, Option<Vec<u8>>), Definition, Arc<Check>);
 
 /// Holds a check as running; dropping it lets the check run again.
 pub struct Claim<'a> {
@@ -74,6 +80,22 @@ pub struct Loaded {
 impl Loaded {
     pub fn is_managed(&self) -> bool {
         self.row.origin != ORIGIN_UI
+    }
+
+    /// `409` for a check owned by `watchpost.toml` or by Watchpost itself.
+    pub fn editable(&self) -> Result<(), AppError> {
+        if !self.is_managed() {
+            return Ok(());
+        }
+        let owner = if self.row.origin == ORIGIN_CONFIG {
+            "watchpost.toml"
+        } else {
+            "Watchpost itself"
+        };
+        Err(AppError::Conflict(format!(
+            "{} is managed by {owner}; change it there.",
+            self.row.name
+        )))
     }
 }
 
@@ -130,6 +152,7 @@ impl Checks {
             changed: Notify::new(),
             base_url: std::sync::OnceLock::new(),
             running: Mutex::new(HashSet::new()),
+            parsed: Mutex::new(HashMap::new()),
         })
     }
 
@@ -177,6 +200,14 @@ impl Checks {
     /// Its definition and typed check for a row. A row that no longer
     /// validates (an edited database) is an internal error.
     pub fn load(&self, row: CheckRow) -> Result<Loaded, AppError> {
+        let key = (row.spec.clone(), row.headers_sealed.clone());
+        if let Ok(cache) = self.parsed.lock()
+            && let Some((seen, def, check)) = cache.get(&row.id)
+            && *seen == key
+        {
+            let (def, check) = (def.clone(), check.clone());
+            return Ok(Loaded { row, def, check });
+        }
         let mut def: Definition = serde_json::from_str(&row.spec).map_err(|e| {
             AppError::Internal(anyhow::anyhow!("check {} has a bad spec: {e}", row.slug))
         })?;
@@ -186,18 +217,17 @@ impl Checks {
                 AppError::Internal(anyhow::anyhow!("check {} headers: {e}", row.slug))
             })?;
         }
-        let check = def.validate("").map_err(|p| {
+        let check = Arc::new(def.validate("").map_err(|p| {
             AppError::Internal(anyhow::anyhow!(
                 "check {} no longer validates: {}",
                 row.slug,
                 p[0]
             ))
-        })?;
-        Ok(Loaded {
-            row,
-            def,
-            check: Arc::new(check),
-        })
+        })?);
+        if let Ok(mut cache) = self.parsed.lock() {
+            cache.insert(row.id, (key, def.clone(), check.clone()));
+        }
+        Ok(Loaded { row, def, check })
     }
 
     pub async fn all(&self) -> Result<Vec<Loaded>, AppError> {

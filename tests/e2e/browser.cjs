@@ -139,7 +139,78 @@ async function adminFlow(browser) {
   if (!(await page.textContent('table')).includes(VIEWER.email)) fail('the new viewer is not listed');
   await shot(page, 'users');
   console.log('ok users: an admin created a viewer');
+  await checksFlow(browser, page);
   await done('admin flow');
+}
+
+// Reloads `url` until `selector`'s text includes `want` (or fails after `seconds`).
+async function until(page, url, selector, want, seconds) {
+  for (let i = 0; i < seconds * 2; i++) {
+    await page.goto(url);
+    const text = (await page.textContent(selector)) || '';
+    if (text.includes(want)) return;
+    await page.waitForTimeout(500);
+  }
+  fail(`${url}: ${selector} never showed ${want}`);
+}
+
+// An HTTP check made through the UI against a loopback target: tested before
+// saving, up once saved, down once the target stops; the list and the public
+// status page show it.
+async function checksFlow(browser, page) {
+  const http = require('http');
+  const sockets = new Set();
+  const target = http.createServer((req, res) => {
+    res.writeHead(200, { 'content-type': 'text/html' });
+    res.end('<h1>Welcome to the shop</h1>');
+  });
+  target.on('connection', (s) => { sockets.add(s); s.on('close', () => sockets.delete(s)); });
+  await new Promise((resolve) => target.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${target.address().port}/`;
+
+  await page.goto(`${base}/checks/new`);
+  await page.fill('input[name=name]', 'Shop');
+  await page.fill('input[name=id]', 'shop');
+  await page.fill('input[name=url]', url);
+  await page.fill('input[name=keyword]', 'Welcome');
+  await page.fill('input[name=interval]', '10s');
+  await page.fill('input[name=fail_after]', '1');
+  await page.fill('input[name=tags]', 'web');
+  await page.check('input[name=public]');
+  if (await page.locator('fieldset[data-kinds="heartbeat"]').isVisible()) fail('the heartbeat fields show for an HTTP check');
+  await Promise.all([page.waitForLoadState('load'), page.click('#test-now')]);
+  const tested = (await page.textContent('#test-result')) || '';
+  if (!tested.includes('Up') || !tested.includes('HTTP 200')) fail(`test now: ${tested}`);
+  await shot(page, 'check-form-tested');
+  await Promise.all([page.waitForURL(/\/checks\/shop\?done=saved/), page.click('#save')]);
+  console.log('ok checks: "Test now" ran the check before saving; saved');
+
+  await until(page, `${base}/checks/shop`, '#check-state', 'Up', 20);
+  console.log('ok checks: the new check went up');
+  await new Promise((resolve) => { target.close(resolve); for (const s of sockets) s.destroy(); });
+  await until(page, `${base}/checks/shop`, '#check-state', 'Down', 40);
+  const reason = (await page.textContent('#last-error')) || '';
+  if (!reason.includes('connection refused')) fail(`down for the wrong reason: ${reason}`);
+  await shot(page, 'check-detail');
+  console.log(`ok checks: the target stopped and the check went down (${reason.trim()})`);
+
+  await page.goto(`${base}/checks`);
+  const row = (await page.textContent('tr[data-check="shop"]')) || '';
+  if (!row.includes('Down')) fail(`the list row says ${row}`);
+  if ((await page.locator('tr[data-check="shop"] svg.sparkline path').count()) !== 1) fail('no latency sparkline on the list');
+  await shot(page, 'checks-list');
+
+  const anon = await browser.newContext();
+  const pub = await anon.newPage();
+  await pub.goto(`${base}/status`);
+  const overall = (await pub.textContent('#overall')) || '';
+  if (!overall.includes('down')) fail(`status page headline: ${overall}`);
+  const html = await pub.content();
+  if (html.includes(url) || html.includes('connection refused')) fail('the status page shows internals');
+  if ((await pub.locator('.bars .bar').count()) < 90) fail('no 90-day bars on the status page');
+  await shot(pub, 'status-page');
+  await anon.close();
+  console.log('ok status page: public, shows the outage, hides the target and error');
 }
 
 async function viewerFlow(browser) {

@@ -78,7 +78,7 @@ say "first run printed a one-time setup link and saved it 0600"
 grep -q "/setup?token=" "$out/server.log" || { echo "no setup link on the console"; exit 1; }
 [ "$(stat -c %a "$work/data/setup-token")" = "600" ] || { echo "setup-token is not 0600"; exit 1; }
 
-say "chromium (playwright-core): setup, 2FA enrolment, logout, password + TOTP login, viewer, host charts, phone, 404"
+say "chromium (playwright-core): setup, 2FA enrolment, logout, password + TOTP login, checks made in the UI going up and down, status page, viewer, host charts, phone, 404"
 NODE_PATH="$node_dir/node_modules" node "$root/tests/e2e/browser.cjs" "$base" "$out" "$work/data/setup-token"
 
 say "/metrics: refused without a token, promtool check metrics with one"
