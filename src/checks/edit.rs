@@ -204,6 +204,7 @@ impl Checks {
                 Ok(())
             })
             .await?;
+        self.forget_parsed(id);
         self.changed.notify_one();
         Ok(())
     }

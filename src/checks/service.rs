@@ -230,6 +230,13 @@ impl Checks {
         Ok(Loaded { row, def, check })
     }
 
+    /// Drops the parsed definition of a deleted check.
+    pub(super) fn forget_parsed(&self, id: i64) {
+        if let Ok(mut cache) = self.parsed.lock() {
+            cache.remove(&id);
+        }
+    }
+
     pub async fn all(&self) -> Result<Vec<Loaded>, AppError> {
         let rows = self.store.read(repo::list).await?;
         let mut out = Vec::with_capacity(rows.len());
