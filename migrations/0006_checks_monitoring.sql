@@ -53,6 +53,18 @@ CREATE TABLE check_uptime_days (
     PRIMARY KEY (check_id, day)
 ) WITHOUT ROWID;
 
+-- The same per UTC hour, for uptime over the last 24 h and 7 d (kept a day
+-- longer than the raw results).
+CREATE TABLE check_uptime_hours (
+    check_id    INTEGER NOT NULL REFERENCES checks (id) ON DELETE CASCADE,
+    hour        INTEGER NOT NULL,
+    up          INTEGER NOT NULL DEFAULT 0,
+    degraded    INTEGER NOT NULL DEFAULT 0,
+    down        INTEGER NOT NULL DEFAULT 0,
+    maintenance INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (check_id, hour)
+) WITHOUT ROWID;
+
 -- From leaving `up` until coming back; `severity` is the worst state seen.
 CREATE TABLE check_incidents (
     id          INTEGER PRIMARY KEY,

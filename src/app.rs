@@ -94,6 +94,12 @@ fn retention_policies(config: &RetentionConfig) -> Vec<Policy> {
             prune: checks::prune_results,
         },
         Policy {
+            data: "check_uptime_hours",
+            // A day longer than the results, so 7-day uptime always has 7 days.
+            keep: config.keep("check_results") + std::time::Duration::from_secs(86_400),
+            prune: checks::prune_hours,
+        },
+        Policy {
             data: "check_uptime",
             keep: config.keep("check_uptime"),
             prune: checks::prune_days,

@@ -210,8 +210,17 @@ mod tests {
         assert_eq!(default.keep("series_raw"), Duration::from_secs(48 * 3600));
         assert_eq!(default.keep("series_1h"), Duration::from_secs(400 * 86_400));
         assert_eq!(config.keep("series_1m"), Duration::from_secs(30 * 86_400));
-        assert_eq!(default.keep("check_results"), Duration::from_secs(7 * 86_400));
-        assert_eq!(default.keep("check_uptime"), Duration::from_secs(400 * 86_400));
-        assert_eq!(default.keep("check_pings"), Duration::from_secs(30 * 86_400));
+        assert_eq!(
+            default.keep("check_results"),
+            Duration::from_secs(7 * 86_400)
+        );
+        assert_eq!(
+            default.keep("check_uptime"),
+            Duration::from_secs(400 * 86_400)
+        );
+        assert_eq!(
+            default.keep("check_pings"),
+            Duration::from_secs(30 * 86_400)
+        );
     }
 }

@@ -38,7 +38,7 @@ pub use cards::card_source;
 pub use config::{SchedulerConfig, StatusPageConfig, validate_entries};
 pub use definition::Definition;
 pub use model::State;
-pub use repo::{prune_days, prune_pings, prune_results};
+pub use repo::{prune_days, prune_hours, prune_pings, prune_results};
 pub use service::Checks;
 
 use crate::http::routes::Routes;

@@ -304,6 +304,11 @@ pub fn uptime_text(uptime: Option<f64>) -> String {
     }
 }
 
+/// The hour number (since the epoch) of a time.
+pub fn hour_of(ts_ms: i64) -> i64 {
+    ts_ms.div_euclid(3_600_000)
+}
+
 /// The UTC day number of a time.
 pub fn day_of(ts_ms: i64) -> i64 {
     ts_ms.div_euclid(86_400_000)

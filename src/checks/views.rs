@@ -15,6 +15,8 @@ use crate::web::chart::sparkline;
 
 const DAY_MS: i64 = 86_400_000;
 pub const BAR_DAYS: i64 = 90;
+/// One point an hour: the sparkline reads the 1-hour tier (24 rows a check).
+const SPARK_POINTS: usize = 24;
 
 /// Uptime in percent over the four standard windows.
 #[derive(Debug, Clone, Copy, Default, Serialize, utoipa::ToSchema)]
@@ -63,7 +65,7 @@ pub async fn figures(
             if sparklines {
                 let (to, from) = (now / 1000, now / 1000 - 86_400);
                 for (id, name) in &wanted {
-                    if let Some(a) = crate::series::answer(conn, name, from, to, 96)? {
+                    if let Some(a) = crate::series::answer(conn, name, from, to, SPARK_POINTS)? {
                         lines.insert(*id, sparkline(&a.buckets, a.step, from, to));
                     }
                 }

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::super::model::{Counts, State};
+use super::super::model::{Counts, State, hour_of};
 use crate::store::StoreError;
 
 /// One stored run.
@@ -36,31 +36,26 @@ pub fn results(conn: &Connection, id: i64, limit: i64) -> Result<Vec<ResultRow>,
     Ok(rows)
 }
 
-/// Runs since `since_ms` by outcome, per check (from the raw results).
+/// Runs by outcome per check, from the hour that holds `since_ms` on (from
+/// the hourly counts: a 7-day figure for 500 checks reads 84,000 small rows,
+/// not millions of results).
 pub fn counts_since(conn: &Connection, since_ms: i64) -> Result<HashMap<i64, Counts>, StoreError> {
     let mut stmt = conn.prepare_cached(
-        "SELECT check_id, outcome, COUNT(*) FROM check_results WHERE ts_ms >= ?1 \
-         GROUP BY check_id, outcome",
+        "SELECT check_id, sum(up), sum(degraded), sum(down), sum(maintenance) \
+         FROM check_uptime_hours WHERE hour >= ?1 GROUP BY check_id",
     )?;
-    let mut all: HashMap<i64, Counts> = HashMap::new();
-    let rows = stmt.query_map([since_ms], |r| {
+    let rows = stmt.query_map([hour_of(since_ms)], |r| {
         Ok((
             r.get::<_, i64>(0)?,
-            r.get::<_, String>(1)?,
-            r.get::<_, i64>(2)?,
+            Counts {
+                up: r.get(1)?,
+                degraded: r.get(2)?,
+                down: r.get(3)?,
+                maintenance: r.get(4)?,
+            },
         ))
     })?;
-    for row in rows {
-        let (id, outcome, n) = row?;
-        let counts = all.entry(id).or_default();
-        match outcome.as_str() {
-            "up" => counts.up += n,
-            "degraded" => counts.degraded += n,
-            "down" => counts.down += n,
-            _ => counts.maintenance += n,
-        }
-    }
-    Ok(all)
+    Ok(rows.collect::<Result<_, _>>()?)
 }
 
 /// Per-day counts from `from_day` on, per check, oldest first.

@@ -11,7 +11,7 @@ pub use upkeep::*;
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use super::model::{IncidentChange, Outcome, State, Tally, day_of};
+use super::model::{IncidentChange, Outcome, State, Tally, day_of, hour_of};
 use crate::store::StoreError;
 
 /// A check as stored, with its current status.
@@ -260,7 +260,15 @@ pub fn save_run(conn: &Connection, id: i64, run: Run, outcome: &Outcome) -> Resu
         outcome.latency_ms,
         outcome.reason
     ])?;
-    count_day(conn, id, ts_ms, shown)?;
+    count(conn, "check_uptime_days", "day", id, day_of(ts_ms), shown)?;
+    count(
+        conn,
+        "check_uptime_hours",
+        "hour",
+        id,
+        hour_of(ts_ms),
+        shown,
+    )?;
     let since_changed = before.state != after.state;
     conn.prepare_cached(
         "UPDATE checks SET state = ?2, fails = ?3, successes = ?4, last_run_ms = ?5, \
@@ -299,7 +307,15 @@ pub fn save_run(conn: &Connection, id: i64, run: Run, outcome: &Outcome) -> Resu
     Ok(())
 }
 
-fn count_day(conn: &Connection, id: i64, ts_ms: i64, shown: State) -> Result<(), StoreError> {
+/// Counts one run in its day's or hour's row.
+fn count(
+    conn: &Connection,
+    table: &str,
+    period: &str,
+    id: i64,
+    key: i64,
+    shown: State,
+) -> Result<(), StoreError> {
     let column = match shown {
         State::Up => "up",
         State::Degraded => "degraded",
@@ -307,10 +323,10 @@ fn count_day(conn: &Connection, id: i64, ts_ms: i64, shown: State) -> Result<(),
         _ => "maintenance",
     };
     conn.prepare_cached(&format!(
-        "INSERT INTO check_uptime_days (check_id, day, {column}) VALUES (?1, ?2, 1) \
-         ON CONFLICT (check_id, day) DO UPDATE SET {column} = {column} + 1"
+        "INSERT INTO {table} (check_id, {period}, {column}) VALUES (?1, ?2, 1) \
+         ON CONFLICT (check_id, {period}) DO UPDATE SET {column} = {column} + 1"
     ))?
-    .execute(params![id, day_of(ts_ms)])?;
+    .execute(params![id, key])?;
     Ok(())
 }
 

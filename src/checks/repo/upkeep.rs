@@ -2,7 +2,7 @@
 
 use rusqlite::{Connection, params};
 
-use super::super::model::{Window, day_of};
+use super::super::model::{Window, day_of, hour_of};
 use crate::store::StoreError;
 
 /// Maintenance windows of one check (or all, with `None`): (id, check id, window, note).
@@ -128,6 +128,15 @@ pub fn prune_pings(conn: &Connection, before_ms: i64, limit: i64) -> Result<usiz
     Ok(conn.execute(
         "DELETE FROM check_pings WHERE rowid IN (SELECT rowid FROM check_pings WHERE ts_ms < ?1 LIMIT ?2)",
         params![before_ms, limit],
+    )?)
+}
+
+/// Retention: per-hour uptime of hours that ended before `before_ms`.
+pub fn prune_hours(conn: &Connection, before_ms: i64, limit: i64) -> Result<usize, StoreError> {
+    Ok(conn.execute(
+        "DELETE FROM check_uptime_hours WHERE (check_id, hour) IN \
+         (SELECT check_id, hour FROM check_uptime_hours WHERE hour < ?1 LIMIT ?2)",
+        params![hour_of(before_ms), limit],
     )?)
 }
 
