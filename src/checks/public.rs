@@ -233,11 +233,7 @@ fn colour_of(state: State) -> &'static str {
 
 /// A flat two-part badge; widths estimated from the text (7 px a character).
 pub fn badge(label: &str, value: &str, colour: &str) -> String {
-    let esc = |s: &str| {
-        s.replace('&', "&amp;")
-            .replace('<', "&lt;")
-            .replace('>', "&gt;")
-    };
+    let esc = crate::web::chart::esc;
     let width = |s: &str| 10 + 7 * s.chars().count();
     let (lw, vw) = (width(label), width(value));
     let total = lw + vw;

@@ -323,7 +323,7 @@ fn utc(ts: i64) -> Option<time::OffsetDateTime> {
 }
 
 /// Text made safe for SVG (XML) content and attributes.
-fn esc(text: &str) -> String {
+pub fn esc(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
