@@ -27,8 +27,9 @@ use crate::metrics::{Exposition, MetricsToken};
 use crate::retention::{Policy, RetentionConfig};
 use crate::store::{self, Store, instance};
 use crate::tasks::Tasks;
+use crate::threats::{self, Threats};
 use crate::web::{Identify, Overview, ProcessStart};
-use crate::{host, http, metrics, retention, series, web};
+use crate::{bus, host, http, metrics, retention, series, web};
 
 pub struct App {
     addr: SocketAddr,
@@ -50,6 +51,7 @@ pub fn all_routes(r: &mut Routes) {
     series::routes(r);
     host::routes(r);
     checks::routes(r);
+    threats::routes(r);
     metrics::routes(r);
     http::openapi::routes(r);
 }
@@ -62,6 +64,8 @@ fn openapi_parts() -> Vec<utoipa::openapi::OpenApi> {
         series::SeriesApi::openapi(),
         checks::ChecksApi::openapi(),
         checks::CheckHistoryApi::openapi(),
+        threats::ThreatsApi::openapi(),
+        threats::HooksApi::openapi(),
     ]
 }
 
@@ -108,6 +112,21 @@ fn retention_policies(config: &RetentionConfig) -> Vec<Policy> {
             data: "check_pings",
             keep: config.keep("check_pings"),
             prune: checks::prune_pings,
+        },
+        Policy {
+            data: "security_events",
+            keep: config.keep("security_events"),
+            prune: threats::prune_events,
+        },
+        Policy {
+            data: "ip_bans",
+            keep: config.keep("ip_bans"),
+            prune: threats::prune_bans,
+        },
+        Policy {
+            data: "annotations",
+            keep: config.keep("annotations"),
+            prune: threats::prune_deliveries,
         },
     ]
 }
@@ -197,8 +216,25 @@ impl App {
         {
             tracing::info!(change = %change, "checks from the configuration");
         }
+        let threats = Arc::new(Threats::new(
+            &config.threats,
+            store.clone(),
+            trail.clone(),
+            clock.clone(),
+            auth.sealer.clone(),
+            bus::Bus::default(),
+        ));
+        let hooks = threats
+            .provision_hooks(&config.threats.hooks)
+            .await
+            .context("provisioning [[threats.hooks]]")?;
+        if hooks > 0 {
+            tracing::info!(hooks, "webhooks from the configuration");
+        }
+        threats.sync().await.context("loading the ban list")?;
         let overview = Overview(vec![
             checks::card_source(checks.clone()),
+            threats::card_source(threats.clone()),
             host::card_source(host.clone(), store.clone()),
         ]);
         let exposition = Exposition {
@@ -220,11 +256,17 @@ impl App {
             }));
             let openapi = Data::new(openapi);
             let checks_data = Data::from(checks.clone());
+            let threats_data = Data::from(threats.clone());
             let status_page = Data::new(config.status_page.clone());
             let identify = Data::new(Identify(|req| Box::pin(auth::viewer_of(req))));
+            let sources = threats.clone();
             let runtime = Data::new(Runtime {
                 started_ms,
                 tasks: tasks.board(),
+                sections: vec![(
+                    "log_sources",
+                    Arc::new(move || serde_json::json!(sources.source_statuses())),
+                )],
             });
             move |cfg: &mut ServiceConfig| {
                 cfg.app_data(store.clone())
@@ -237,6 +279,7 @@ impl App {
                     .app_data(metrics_token.clone())
                     .app_data(openapi.clone())
                     .app_data(checks_data.clone())
+                    .app_data(threats_data.clone())
                     .app_data(status_page.clone())
                     .app_data(identify.clone())
                     .app_data(runtime.clone());
@@ -245,10 +288,12 @@ impl App {
                 routes.register(cfg);
             }
         };
-        let (server, addr) = http::serve(&config.server, app_data)?;
+        let guard: Data<dyn http::Guard> = Data::from(threats.clone() as Arc<dyn http::Guard>);
+        let (server, addr) = http::serve(&config.server, guard, app_data)?;
         let url = config.server.url(addr);
         let _ = auth.base_url.set(url.clone());
         let _ = checks.base_url.set(url.clone());
+        let _ = threats.base_url.set(url.clone());
         let first_run = bootstrap::ensure_first_admin(&auth, &config, &data_dir)
             .await
             .context("preparing the first admin account")?;
@@ -271,6 +316,16 @@ impl App {
         tasks.spawn("checks-scheduler", move |shutdown| {
             checks::task::run(checks.clone(), max_concurrent, shutdown)
         });
+        let threats_task = threats.clone();
+        tasks.spawn("threats", move |shutdown| {
+            threats::task::run(threats_task.clone(), shutdown)
+        });
+        for source in config.threats.log_sources.clone() {
+            let (watcher, name) = (threats.clone(), watcher_name(&source.id));
+            tasks.spawn(name, move |shutdown| {
+                threats::watch::run(watcher.clone(), source.clone(), shutdown)
+            });
+        }
         let (probe_store, probe_health) = (store.clone(), health.clone());
         tasks.spawn("health-probe", move |shutdown| {
             health::task::run(probe_store.clone(), probe_health.clone(), shutdown)
@@ -356,4 +411,11 @@ impl App {
         tracing::info!("shutdown complete");
         outcome
     }
+}
+
+/// A log watcher's task name (`logwatch:<id>`). Task names are static; a
+/// source's is made once at start, so the few bytes live as long as the
+/// process does anyway.
+fn watcher_name(id: &str) -> &'static str {
+    Box::leak(format!("logwatch:{id}").into_boxed_str())
 }

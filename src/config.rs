@@ -24,6 +24,7 @@ use crate::metrics::MetricsConfig;
 use crate::retention::RetentionConfig;
 use crate::store::StorageConfig;
 use crate::telemetry::LoggingConfig;
+use crate::threats::ThreatsConfig;
 
 pub use secret::Secret;
 pub use sources::{Loaded, Sources};
@@ -43,6 +44,7 @@ pub struct Config {
     pub retention: RetentionConfig,
     pub scheduler: SchedulerConfig,
     pub status_page: StatusPageConfig,
+    pub threats: ThreatsConfig,
     /// Checks as code (`[[checks]]`), provisioned at every start.
     pub checks: Vec<Definition>,
     /// `serve --demo` (never read from a file): demo checks and a demo viewer.
@@ -103,6 +105,7 @@ impl Config {
         self.retention.validate("retention", &mut problems);
         self.scheduler.validate("scheduler", &mut problems);
         self.status_page.validate("status_page", &mut problems);
+        self.threats.validate("threats", &mut problems);
         crate::checks::validate_entries(&self.checks, &mut problems);
         crate::auth::bootstrap::validate(self, &mut problems);
         problems

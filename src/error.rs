@@ -29,10 +29,16 @@ pub enum AppError {
     Unauthorized,
     #[error("The API token is invalid, expired or revoked. Create a new one on your account page.")]
     InvalidToken,
+    /// 401 for a signed request whose signature was refused; says why.
+    #[error("The signature was refused: {0}.")]
+    SignatureRefused(String),
     #[error("{0}")]
     Forbidden(String),
     #[error("{0}")]
     Conflict(String),
+    /// 429 with `Retry-After` in whole seconds.
+    #[error("Too many requests from your address. Wait {0} s, then try again.")]
+    TooManyRequests(u64),
     /// A page that needs a login: 303 to `/login?next=<path>`.
     #[error("Log in to continue.")]
     LoginRequired(String),
@@ -55,9 +61,12 @@ impl ResponseError for AppError {
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            AppError::Unauthorized | AppError::InvalidToken => StatusCode::UNAUTHORIZED,
+            AppError::Unauthorized | AppError::InvalidToken | AppError::SignatureRefused(_) => {
+                StatusCode::UNAUTHORIZED
+            }
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::Conflict(_) => StatusCode::CONFLICT,
+            AppError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             AppError::LoginRequired(_) | AppError::Redirect(_) => StatusCode::SEE_OTHER,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -72,6 +81,11 @@ impl ResponseError for AppError {
             AppError::Redirect(to) => Some(to.clone()),
             _ => None,
         };
+        if let AppError::TooManyRequests(seconds) = self {
+            return HttpResponse::TooManyRequests()
+                .insert_header((header::RETRY_AFTER, seconds.to_string()))
+                .finish();
+        }
         match location {
             Some(location) => HttpResponse::SeeOther()
                 .insert_header((header::LOCATION, location))

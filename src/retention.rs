@@ -40,6 +40,12 @@ pub struct RetentionConfig {
     pub check_uptime: String,
     /// Heartbeat pings and their bodies.
     pub check_pings: String,
+    /// Security events and sshd failure counts.
+    pub security_events: String,
+    /// Bans that have ended (bans in force are always kept).
+    pub ip_bans: String,
+    /// Deploy markers and annotations received by webhooks.
+    pub annotations: String,
 }
 
 impl Default for RetentionConfig {
@@ -52,12 +58,15 @@ impl Default for RetentionConfig {
             check_results: "7d".into(),
             check_uptime: "400d".into(),
             check_pings: "30d".into(),
+            security_events: "90d".into(),
+            ip_bans: "90d".into(),
+            annotations: "400d".into(),
         }
     }
 }
 
 impl RetentionConfig {
-    fn entries(&self) -> [(&'static str, &str); 7] {
+    fn entries(&self) -> [(&'static str, &str); 10] {
         [
             ("series_raw", &self.series_raw),
             ("series_1m", &self.series_1m),
@@ -66,6 +75,9 @@ impl RetentionConfig {
             ("check_results", &self.check_results),
             ("check_uptime", &self.check_uptime),
             ("check_pings", &self.check_pings),
+            ("security_events", &self.security_events),
+            ("ip_bans", &self.ip_bans),
+            ("annotations", &self.annotations),
         ]
     }
 

@@ -271,7 +271,13 @@ async fn revoke_token(
 pub struct Runtime {
     pub started_ms: i64,
     pub tasks: TaskBoard,
+    /// Sections features add to `/health/detail` (`log_sources`, …), each
+    /// computed when the page is asked for.
+    pub sections: Vec<(&'static str, HealthSection)>,
 }
+
+/// One feature's part of `/health/detail`.
+pub type HealthSection = std::sync::Arc<dyn Fn() -> serde_json::Value + Send + Sync>;
 
 async fn health_detail(
     auth: web::Data<Auth>,
@@ -295,9 +301,7 @@ async fn health_detail(
         .into_iter()
         .map(|(name, status)| json!({ "name": name, "restarts": status.restarts, "last_panic": status.last_panic }))
         .collect();
-    Ok(HttpResponse::Ok()
-        .insert_header(("cache-control", "no-store"))
-        .json(json!({
+    let mut body = json!({
             "status": if failing.is_empty() { "ok" } else { "fail" },
             "failing": failing,
             "version": env!("CARGO_PKG_VERSION"),
@@ -306,5 +310,11 @@ async fn health_detail(
             "disk": disk.map(|d| json!({ "free_bytes": d.free, "total_bytes": d.total })),
             "tasks": tasks,
             "log": { "dropped_lines": crate::telemetry::dropped_lines() },
-        })))
+    });
+    for (name, section) in &runtime.sections {
+        body[*name] = section();
+    }
+    Ok(HttpResponse::Ok()
+        .insert_header(("cache-control", "no-store"))
+        .json(body))
 }

@@ -5,6 +5,7 @@
 
 pub mod client_ip;
 mod config;
+pub mod guard;
 pub mod middleware;
 pub mod openapi;
 pub mod routes;
@@ -20,14 +21,18 @@ use ipnet::IpNet;
 
 use crate::error::AppError;
 use middleware::access_log::AccessLog;
+use middleware::ban_gate::BanGate;
 use middleware::body_limit::BodyLimit;
 use middleware::client_ip::ResolveClientIp;
+use middleware::rate_limit::RateLimit;
 use middleware::render_errors::RenderErrors;
 use middleware::request_id::AssignRequestId;
 use middleware::security_headers::SecurityHeaders;
+use middleware::threat_observer::ThreatObserver;
 
 pub use client_ip::ClientIp;
 pub use config::{BodyLimits, ServerConfig, TlsConfig, list_or_comma_separated, parse_network};
+pub use guard::{Guard, Seen};
 pub use middleware::request_id::RequestId;
 
 /// In-flight requests get this long to finish at shutdown.
@@ -61,9 +66,11 @@ impl HttpSettings {
     }
 }
 
-/// Binds the listener and returns the server (not yet polled) and its address.
+/// Binds the listener and returns the server (not yet polled) and its
+/// address. `guard` answers the threat layers (bans, rate limits, detectors).
 pub fn serve<F>(
     config: &ServerConfig,
+    guard: web::Data<dyn Guard>,
     routes: F,
 ) -> anyhow::Result<(actix_web::dev::Server, SocketAddr)>
 where
@@ -75,6 +82,7 @@ where
     let factory = move || {
         App::new()
             .app_data(settings.clone())
+            .app_data(guard.clone())
             .app_data(
                 web::JsonConfig::default()
                     .limit(to_usize(api))
@@ -93,6 +101,12 @@ where
             // Middleware, outermost last (actix-web runs the last `wrap` first):
             // 8. body limits — per route class; 413 before the handler reads anything
             .wrap(BodyLimit::new(settings.clone()))
+            // 7. rate limits — per IP and route class; 429 with an integer Retry-After
+            .wrap(RateLimit::new(guard.clone()))
+            // 6. ban gate — 403 for banned addresses, before any other work
+            .wrap(BanGate::new(guard.clone()))
+            // 5. threat observer — each finished request feeds the detectors
+            .wrap(ThreatObserver)
             // error pages — every error response rendered as JSON under /api/, HTML elsewhere
             .wrap(RenderErrors)
             // 4. security headers — on every response, errors included

@@ -34,6 +34,11 @@ pub const NAV: &[NavItem] = &[
         admin_only: false,
     },
     NavItem {
+        label: "Security",
+        href: "/security",
+        admin_only: false,
+    },
+    NavItem {
         label: "Users",
         href: "/users",
         admin_only: true,

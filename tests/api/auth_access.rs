@@ -46,7 +46,8 @@ fn the_route_table_declares_every_state_changing_route() {
         .filter(|(_, _, a)| *a == Access::Public)
         .map(|(_, p, _)| *p)
         .collect();
-    // The ways in, and heartbeat pings (their secret token is the credential).
+    // The ways in, heartbeat pings (their secret token is the credential) and
+    // signed webhooks (the signature is).
     assert_eq!(
         public,
         [
@@ -55,9 +56,10 @@ fn the_route_table_declares_every_state_changing_route() {
             "/setup",
             "/set-password",
             "/ping/{token}",
-            "/ping/{token}/{kind}"
+            "/ping/{token}/{kind}",
+            "/api/v1/hooks/{name}"
         ],
-        "only the ways in and heartbeat pings are public"
+        "only the ways in, heartbeat pings and signed webhooks are public"
     );
 }
 

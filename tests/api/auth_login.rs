@@ -7,7 +7,7 @@ use reqwest::Method;
 use serde_json::json;
 
 use crate::browser::*;
-use crate::helpers::spawn_app_with;
+use crate::helpers::{account_rules_only, spawn_app_with};
 
 fn stored_hashes(app: &crate::helpers::TestApp) -> Vec<String> {
     let conn = rusqlite::Connection::open(app.db_path()).unwrap();
@@ -122,6 +122,7 @@ async fn five_failures_lock_the_account_from_that_ip_until_the_lock_expires() {
 async fn a_lock_is_per_account_and_ip() {
     let (app, admin) = app_with_admin_and(|c| {
         c.server.trusted_proxies = vec!["127.0.0.1".into()];
+        account_rules_only(c);
     })
     .await;
     add_user(&admin, "a@example.com", "viewer", VIEWER_PASSWORD).await;
@@ -149,6 +150,7 @@ async fn a_lock_is_per_account_and_ip() {
 async fn the_daily_ceiling_refuses_an_account_from_every_ip() {
     let (app, admin) = app_with_admin_and(|c| {
         c.server.trusted_proxies = vec!["127.0.0.1".into()];
+        account_rules_only(c);
         c.auth.lockout.account_daily_max = 6;
     })
     .await;
@@ -168,6 +170,7 @@ async fn the_daily_ceiling_refuses_an_account_from_every_ip() {
 async fn one_ip_trying_twenty_accounts_is_banned_and_others_are_not() {
     let (app, admin) = app_with_admin_and(|c| {
         c.server.trusted_proxies = vec!["127.0.0.1".into()];
+        account_rules_only(c);
     })
     .await;
     add_user(&admin, VIEWER_EMAIL, "viewer", VIEWER_PASSWORD).await;

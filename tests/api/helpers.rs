@@ -54,6 +54,21 @@ pub fn test_config(dir: &Path) -> Config {
     config
 }
 
+/// Leaves login failures to the account rules alone: the HTTP brute-force
+/// detector and the login rate limits (tested in `threats`) would
+/// otherwise ban or slow the test's sender first.
+pub fn account_rules_only(config: &mut Config) {
+    if let Some(d) = config.threats.detectors.get_mut("http_bruteforce") {
+        d.enabled = false;
+    }
+    for class in ["login", "totp"] {
+        if let Some(l) = config.threats.rate_limits.get_mut(class) {
+            l.per_minute = 10_000;
+            l.burst = 10_000;
+        }
+    }
+}
+
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
 }

@@ -22,3 +22,6 @@ mod http;
 mod logs;
 mod store;
 mod targets;
+mod threats;
+mod threats_hooks;
+mod threats_logs;

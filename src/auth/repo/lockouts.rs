@@ -136,3 +136,32 @@ pub fn insert_ban(
     )?;
     Ok(conn.last_insert_rowid())
 }
+
+/// A lock in force, with the account's id when the e-mail belongs to one.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ActiveLockout {
+    pub user_id: Option<i64>,
+    pub email: String,
+    pub ip: String,
+    pub until_ms: i64,
+    pub strikes: i64,
+}
+
+/// Locks in force now, the longest first (the security page's list).
+pub fn active_lockouts(conn: &Connection, now_ms: i64) -> Result<Vec<ActiveLockout>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT u.id, l.email, l.ip, l.until_ms, l.strikes FROM lockouts l \
+         LEFT JOIN users u ON u.email = l.email WHERE l.until_ms > ?1 \
+         ORDER BY l.until_ms DESC LIMIT 200",
+    )?;
+    let rows = stmt.query_map([now_ms], |r| {
+        Ok(ActiveLockout {
+            user_id: r.get(0)?,
+            email: r.get(1)?,
+            ip: r.get(2)?,
+            until_ms: r.get(3)?,
+            strikes: r.get(4)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}

@@ -9,8 +9,11 @@
 //! access log's start time) rides along in its future.
 
 pub mod access_log;
+pub mod ban_gate;
 pub mod body_limit;
 pub mod client_ip;
+pub mod rate_limit;
 pub mod render_errors;
 pub mod request_id;
 pub mod security_headers;
+pub mod threat_observer;

@@ -1,0 +1,9 @@
+//! The threats feature's SQL, and only its SQL: bans ([`bans`]), security
+//! events and sshd failures ([`events`]), log read positions and webhooks
+//! ([`hooks`]).
+
+pub mod bans;
+pub mod events;
+pub mod hooks;
+
+pub use bans::Ban;
