@@ -6,10 +6,12 @@
 
 mod dev;
 mod systemd;
+mod threats;
 mod trail;
 mod user;
 
 pub use dev::DevCommand;
+pub use threats::ThreatsCommand;
 pub use user::{TokenCommand, UserCommand};
 
 use std::io::IsTerminal;
@@ -66,6 +68,9 @@ pub enum Command {
     /// Manage API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Manage bans: list, ban, unban, extend.
+    #[command(subcommand)]
+    Threats(ThreatsCommand),
     /// Tools for benchmarks and screenshots (synthetic data, clearly marked).
     #[command(subcommand)]
     Dev(DevCommand),
@@ -331,6 +336,7 @@ pub async fn backup(file: Option<PathBuf>, args: BackupArgs) -> ExitCode {
     }
 }
 
+pub use threats::threats;
 pub use user::{token, user};
 
 pub async fn trail(file: Option<PathBuf>, command: TrailCommand) -> ExitCode {

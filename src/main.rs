@@ -32,6 +32,7 @@ fn main() -> ExitCode {
             Command::SystemdUnit => cli::systemd_unit(config),
             Command::User(command) => cli::user(config, command).await,
             Command::Token(command) => cli::token(config, command).await,
+            Command::Threats(command) => cli::threats(config, command).await,
             Command::Dev(command) => cli::dev(config, command).await,
         }
     })

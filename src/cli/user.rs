@@ -139,7 +139,7 @@ fn cli_origin() -> Origin {
     }
 }
 
-fn report(result: Result<String, AppError>) -> ExitCode {
+pub(super) fn report(result: Result<String, AppError>) -> ExitCode {
     match result {
         Ok(message) => {
             if !message.is_empty() {

@@ -302,3 +302,117 @@ fn http_get(base: &str, path: &str) -> String {
     stream.read_to_string(&mut text).unwrap();
     text
 }
+
+#[test]
+fn threats_commands_ban_list_extend_and_unban_with_audit_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let out = watchpost(dir.path()).args(args).output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, out, err) = run(&[
+        "threats",
+        "ban",
+        "198.51.100.0/24",
+        "--for",
+        "2h",
+        "--reason",
+        "abuse desk",
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.starts_with("banned 198.51.100.0/24 until "), "{out}");
+    let (_, out, _) = run(&["threats", "list"]);
+    assert!(
+        out.contains("198.51.100.0/24") && out.contains("abuse desk"),
+        "{out}"
+    );
+    let (code, out, _) = run(&["threats", "extend", "198.51.100.0/24", "--by", "1h"]);
+    assert_eq!(code, Some(0));
+    assert!(out.contains("is banned until"));
+    let (code, _, err) = run(&["threats", "ban", "198.51.100.7; reboot"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("is not an IP address"), "{err}");
+    let (code, _, _) = run(&["threats", "unban", "198.51.100.0/24"]);
+    assert_eq!(code, Some(0));
+    let (code, _, err) = run(&["threats", "unban", "198.51.100.0/24"]);
+    assert_eq!(code, Some(1), "nothing left to lift: {err}");
+    let (_, out, _) = run(&["threats", "list"]);
+    assert!(!out.contains("198.51.100.0/24"), "{out}");
+
+    let conn = rusqlite::Connection::open(dir.path().join("data").join("watchpost.db")).unwrap();
+    let actions: Vec<String> = conn
+        .prepare("SELECT action FROM audit_trail WHERE actor_kind = 'cli' ORDER BY id")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(actions, ["ip.banned", "ip.ban_extended", "ip.unbanned"]);
+}
+
+#[test]
+fn config_check_names_every_bad_threats_key() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("watchpost.toml"),
+        r#"
+[threats]
+allowlist = ["10.0.0.0/33"]
+on_ban_command = ["nft", "add"]
+[threats.detectors.sqli]
+leak = "quickly"
+[threats.rate_limits.login]
+per_minute = 0
+[[threats.log_sources]]
+id = "web"
+kind = "iis"
+path = "/var/log/iis.log"
+[[threats.log_sources]]
+id = "web"
+kind = "nginx"
+"#,
+    )
+    .unwrap();
+    let out = watchpost(dir.path())
+        .args(["config", "check"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    for key in [
+        "threats.allowlist[0]",
+        "threats.on_ban_command",
+        "threats.detectors.sqli.leak",
+        "threats.rate_limits.login",
+        "threats.log_sources[0].kind",
+        "threats.log_sources[1].id",
+        "threats.log_sources[1].path",
+    ] {
+        assert!(err.contains(key), "{key} missing from {err}");
+    }
+    let good = "[[threats.log_sources]]\nid = \"nginx\"\nkind = \"nginx\"\npath = \"/var/log/nginx/*.log\"\n[threats.detectors.path_probe]\ncapacity = 20\n";
+    std::fs::write(dir.path().join("watchpost.toml"), good).unwrap();
+    let out = watchpost(dir.path())
+        .args(["config", "dump"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let dump = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        dump.contains("capacity = 20") && dump.contains("/var/log/nginx/*.log"),
+        "{dump}"
+    );
+    assert!(
+        dump.contains("[threats.detectors.sqli]"),
+        "defaults fill the other detectors"
+    );
+}
