@@ -140,7 +140,29 @@ async function adminFlow(browser) {
   await shot(page, 'users');
   console.log('ok users: an admin created a viewer');
   await checksFlow(browser, page);
+  await securityFlow(page);
   await done('admin flow');
+}
+
+// The scanner that run.sh sent before the browser started: banned, in the
+// timeline and the top offenders; an admin bans a block by hand and lifts it.
+async function securityFlow(page) {
+  await until(page, `${base}/security`, '#bans', '203.0.113.66', 15);
+  const offenders = await page.textContent('#offenders');
+  if (!offenders.includes('203.0.113.66')) fail('the scanner is not among the top offenders');
+  const timeline = await page.textContent('#timeline');
+  for (const kind of ['probe.sensitive_file', 'ban.created']) {
+    if (!timeline.includes(kind)) fail(`the timeline has no ${kind}`);
+  }
+  if (!(await page.locator('.chart-card svg').count())) fail('no events chart on the security page');
+  await shot(page, 'security');
+  await page.fill('#ban-form input[name=ip]', '198.51.100.0/24');
+  await page.fill('#ban-form input[name=reason]', 'abuse report');
+  await Promise.all([page.waitForURL(/done=banned/), page.click('#ban-form button')]);
+  if (!(await page.locator('tr[data-ban="198.51.100.0/24"]').count())) fail('the manual ban is not listed');
+  await Promise.all([page.waitForURL(/done=unbanned/), page.click('tr[data-ban="198.51.100.0/24"] button.danger')]);
+  if (await page.locator('tr[data-ban="198.51.100.0/24"]').count()) fail('the lifted ban is still listed');
+  console.log('ok security: the scanner is banned and shown; a block banned and lifted by hand');
 }
 
 // Reloads `url` until `selector`'s text includes `want` (or fails after `seconds`).

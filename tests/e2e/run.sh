@@ -50,7 +50,10 @@ say "watchpost dev seed-metrics --days 30 (synthetic history for the screenshots
 (cd "$work" && "$bin" dev seed-metrics --days 30)
 
 say "start watchpost on $base"
-(cd "$work" && WATCHPOST_SERVER__BIND="127.0.0.1:$port" WATCHPOST_LOGGING__JSON=true exec "$bin") >"$out/server.log" 2>&1 &
+# Loopback is a trusted proxy, so the scanner below can speak as a remote
+# address with X-Forwarded-For (as it would behind nginx); the browser, with
+# no such header, stays 127.0.0.1 and on the default allowlist.
+(cd "$work" && WATCHPOST_SERVER__BIND="127.0.0.1:$port" WATCHPOST_SERVER__TRUSTED_PROXIES=127.0.0.1 WATCHPOST_LOGGING__JSON=true exec "$bin") >"$out/server.log" 2>&1 &
 pid=$!
 prom_pid=""
 cleanup() {
@@ -77,6 +80,29 @@ grep -q "listening on $base" "$out/server.log" || { echo "no 'listening on' line
 say "first run printed a one-time setup link and saved it 0600"
 grep -q "/setup?token=" "$out/server.log" || { echo "no setup link on the console"; exit 1; }
 [ "$(stat -c %a "$work/data/setup-token")" = "600" ] || { echo "setup-token is not 0600"; exit 1; }
+
+say "a scanner (as 203.0.113.66 through the loopback proxy) sends 34 probes and is banned within the thresholds"
+n=0; first_403=""
+while IFS=$'\t' read -r probe ua; do
+  case "$probe" in ''|'#'*) continue ;; esac
+  n=$((n + 1))
+  code=$(curl -s --path-as-is -o /dev/null -w '%{http_code}' -H 'X-Forwarded-For: 203.0.113.66' -A "$ua" "$base$probe")
+  if [ "$code" = "403" ]; then
+    [ -n "$first_403" ] || first_403=$n
+  elif [ -n "$first_403" ]; then
+    echo "probe $n ($probe) answered $code after the ban"; exit 1
+  fi
+done <"$root/tests/e2e/probes.txt"
+[ "$n" -ge 30 ] || { echo "only $n probes"; exit 1; }
+[ -n "$first_403" ] && [ "$first_403" -le 5 ] || { echo "the scanner was not banned by its 5th request (first 403: ${first_403:-never})"; exit 1; }
+code=$(curl -s -o /dev/null -w '%{http_code}' -H 'X-Forwarded-For: 203.0.113.66' "$base/login")
+[ "$code" = "403" ] || { echo "the banned scanner got $code for /login"; exit 1; }
+code=$(curl -s -o /dev/null -w '%{http_code}' -H 'X-Forwarded-For: 203.0.113.67' -A 'sqlmap/1.8.4#stable' "$base/")
+code=$(curl -s -o /dev/null -w '%{http_code}' -H 'X-Forwarded-For: 203.0.113.67' "$base/login")
+[ "$code" = "403" ] || { echo "one sqlmap request did not ban its sender (got $code)"; exit 1; }
+code=$(curl -s -o /dev/null -w '%{http_code}' "$base/login")
+[ "$code" = "200" ] || { echo "loopback itself got $code"; exit 1; }
+echo "banned at probe $first_403 of $n; every later probe got 403"
 
 say "chromium (playwright-core): setup, 2FA enrolment, logout, password + TOTP login, checks made in the UI going up and down, status page, viewer, host charts, phone, 404"
 NODE_PATH="$node_dir/node_modules" node "$root/tests/e2e/browser.cjs" "$base" "$out" "$work/data/setup-token"
