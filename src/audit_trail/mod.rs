@@ -58,7 +58,7 @@ use rusqlite::Connection;
 use serde_json::json;
 
 pub use export::{CSV_HEADER, write_csv};
-pub use model::{Actor, Entry, Outcome, mask_email};
+pub use model::{Actioned, Actor, Entry, Outcome, mask_email};
 pub use routes::routes;
 pub use verify::{Problem, Verdict};
 

@@ -386,6 +386,34 @@ pub fn utc_text(ts_ms: i64) -> String {
         .unwrap_or_else(|| ts_ms.to_string())
 }
 
+/// Who asked for a change, for its audit row: the actor, from where, and
+/// with which request.
+#[derive(Debug, Clone)]
+pub struct Actioned {
+    pub actor: Actor,
+    pub ip: Option<IpAddr>,
+    pub request_id: Option<String>,
+}
+
+impl Actioned {
+    /// Watchpost itself (start-up provisioning, the demo).
+    pub fn system() -> Actioned {
+        Actioned {
+            actor: Actor::System,
+            ip: None,
+            request_id: None,
+        }
+    }
+
+    /// A successful `action` on `target`, ready for more details.
+    pub fn entry(&self, action: &str, target: impl Into<String>) -> Entry {
+        Entry::new(self.actor.clone(), action, Outcome::Success)
+            .ip(self.ip)
+            .request_id(self.request_id.clone())
+            .target(target)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

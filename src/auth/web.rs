@@ -38,6 +38,20 @@ pub fn origin(req: &HttpRequest) -> Origin {
 }
 
 /// The layout of a page seen by `user`.
+/// Who made a request, for the audit rows of what it changes.
+pub fn actioned(req: &HttpRequest, user: &CurrentUser) -> crate::audit_trail::Actioned {
+    use actix_web::HttpMessage;
+    let ext = req.extensions();
+    crate::audit_trail::Actioned {
+        actor: crate::audit_trail::Actor::User {
+            id: user.id,
+            email: user.email.clone(),
+        },
+        ip: ext.get::<crate::http::ClientIp>().map(|c| c.0),
+        request_id: ext.get::<crate::http::RequestId>().map(|r| r.0.clone()),
+    }
+}
+
 pub fn layout(title: &str, req: &HttpRequest, user: &CurrentUser) -> Layout {
     Layout::new(title, req.path()).with_viewer(Viewer {
         id: user.id,

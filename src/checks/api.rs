@@ -5,21 +5,20 @@
 //! `watchpost.toml` cannot be replaced or deleted here (409).
 
 use actix_web::http::Method;
-use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 
 use super::api_history;
 use super::definition::Definition;
 use super::model::{Outcome, State};
 use super::repo;
-use super::service::{Actioned, Checks, Loaded, Refusal};
+use super::service::{Checks, Loaded, Refusal};
 use super::views::{self, CheckJson, Uptime};
-use crate::audit_trail::Actor;
+pub use crate::auth::actioned;
 use crate::auth::{CurrentUser, RequireAdmin};
 use crate::config::Problem;
 use crate::error::AppError;
 use crate::http::routes::{Access, Routes};
-use crate::http::{ClientIp, RequestId};
 
 #[derive(utoipa::OpenApi)]
 #[openapi(
@@ -39,19 +38,6 @@ pub fn routes(r: &mut Routes) {
     r.post("/api/v1/checks/{id}/pause", Access::Admin, pause);
     r.post("/api/v1/checks/{id}/resume", Access::Admin, resume);
     r.post("/api/v1/checks/{id}/run", Access::Admin, run);
-}
-
-/// Who made a request, for the audit trail.
-pub fn actioned(req: &HttpRequest, user: &CurrentUser) -> Actioned {
-    let ext = req.extensions();
-    Actioned {
-        actor: Actor::User {
-            id: user.id,
-            email: user.email.clone(),
-        },
-        ip: ext.get::<ClientIp>().map(|c| c.0),
-        request_id: ext.get::<RequestId>().map(|r| r.0.clone()),
-    }
 }
 
 /// All problems of a refused definition, in one message.

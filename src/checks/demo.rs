@@ -60,11 +60,7 @@ pub async fn prepare(
     host_port: &str,
 ) -> anyhow::Result<Demo> {
     let mut demo = Demo::default();
-    let system = Actioned {
-        actor: Actor::System,
-        ip: None,
-        request_id: None,
-    };
+    let system = Actioned::system();
     for def in definitions(url, host_port) {
         let id = def.id.clone();
         match checks.create(def, ORIGIN_UI, &system).await {

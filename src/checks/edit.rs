@@ -296,7 +296,7 @@ impl Checks {
         by: &Actioned,
     ) -> Result<(), AppError> {
         let (trail, now) = (self.trail.clone(), self.clock.now_ms());
-        let entry = by.entry("check.incident.note", &incident.to_string());
+        let entry = by.entry("check.incident.note", incident.to_string());
         let found = self
             .store
             .write(move |conn| {
@@ -324,11 +324,7 @@ impl Checks {
     ) -> anyhow::Result<Vec<String>> {
         let existing = self.all().await.map_err(|e| anyhow::anyhow!("{e}"))?;
         let mut report = Vec::new();
-        let system = Actioned {
-            actor: Actor::System,
-            ip: None,
-            request_id: None,
-        };
+        let system = Actioned::system();
         for (def, origin) in &wanted {
             let slug = def.id.trim();
             match existing.iter().find(|l| l.row.slug == slug) {

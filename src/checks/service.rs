@@ -17,7 +17,8 @@ use super::heartbeat;
 use super::model::{IncidentChange, Outcome, State};
 use super::probe::Clients;
 use super::repo::{self, CheckRow};
-use crate::audit_trail::{Actor, Entry, Outcome as AuditOutcome, Trail};
+pub use crate::audit_trail::Actioned;
+use crate::audit_trail::Trail;
 use crate::auth::seal::Sealer;
 use crate::auth::secrets;
 use crate::clock::Clock;
@@ -114,23 +115,6 @@ impl From<AppError> for Refusal {
 impl From<StoreError> for Refusal {
     fn from(e: StoreError) -> Self {
         Refusal::Other(e.into())
-    }
-}
-
-/// Who asked for a change, for the audit trail.
-#[derive(Clone)]
-pub struct Actioned {
-    pub actor: Actor,
-    pub ip: Option<std::net::IpAddr>,
-    pub request_id: Option<String>,
-}
-
-impl Actioned {
-    pub(super) fn entry(&self, action: &str, target: &str) -> Entry {
-        Entry::new(self.actor.clone(), action, AuditOutcome::Success)
-            .ip(self.ip)
-            .request_id(self.request_id.clone())
-            .target(target.to_string())
     }
 }
 

@@ -4,20 +4,19 @@
 //! health. Targets travel in the body (`{"ip": "198.51.100.0/24"}`), so a
 //! CIDR block needs no escaping in a URL.
 
-use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 
-use super::bans::{Actioned, Order};
+use super::bans::Order;
 use super::model::{EVENT_KINDS, Target};
 use super::repo::bans::Ban;
 use super::repo::events::{EventRow, Filter};
 use super::service::Threats;
 use super::views::{self, Named, TopIp};
-use crate::audit_trail::Actor;
+pub use crate::auth::actioned;
 use crate::auth::{CurrentUser, RequireAdmin};
 use crate::error::AppError;
 use crate::http::routes::{Access, Routes};
-use crate::http::{ClientIp, RequestId};
 
 #[derive(utoipa::OpenApi)]
 #[openapi(
@@ -34,19 +33,6 @@ pub fn routes(r: &mut Routes) {
     r.post("/api/v1/bans", Access::Admin, ban);
     r.post("/api/v1/bans/unban", Access::Admin, unban);
     r.post("/api/v1/bans/extend", Access::Admin, extend);
-}
-
-/// Who made a request, for the audit trail.
-pub fn actioned(req: &HttpRequest, user: &CurrentUser) -> Actioned {
-    let ext = req.extensions();
-    Actioned {
-        actor: Actor::User {
-            id: user.id,
-            email: user.email.clone(),
-        },
-        ip: ext.get::<ClientIp>().map(|c| c.0),
-        request_id: ext.get::<RequestId>().map(|r| r.0.clone()),
-    }
 }
 
 pub(super) fn duration_ms(value: &str, key: &str) -> Result<i64, AppError> {

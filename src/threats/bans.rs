@@ -6,33 +6,14 @@
 //! [`Threats::sync`], which runs the unban command and records
 //! `ban.expired` for expiries.
 
-use std::net::IpAddr;
-
 use serde_json::json;
 
 use super::model::{REPEAT_WINDOW_MS, Target, ban_length_ms};
 use super::repo::bans::{self, Ban, NewBan};
 use super::service::{Detection, Threats};
-use crate::audit_trail::{Actor, Entry, Outcome};
+pub use crate::audit_trail::Actioned;
 use crate::bus::Signal;
 use crate::error::AppError;
-
-/// Who asked for a manual change, for the audit trail.
-#[derive(Debug, Clone)]
-pub struct Actioned {
-    pub actor: Actor,
-    pub ip: Option<IpAddr>,
-    pub request_id: Option<String>,
-}
-
-impl Actioned {
-    fn entry(&self, action: &str, target: &Target) -> Entry {
-        Entry::new(self.actor.clone(), action, Outcome::Success)
-            .ip(self.ip)
-            .request_id(self.request_id.clone())
-            .target(format!("ip:{target}"))
-    }
-}
 
 /// A manual ban's terms.
 pub struct Order {
@@ -155,7 +136,7 @@ impl Threats {
         let ip = order.target.to_string();
         let (trail, entry) = (
             self.trail.clone(),
-            by.entry("ip.banned", &order.target)
+            by.entry("ip.banned", format!("ip:{}", order.target))
                 .detail("until_ms", until)
                 .detail("reason", reason.clone()),
         );
@@ -204,7 +185,10 @@ impl Threats {
         let ip = target.to_string();
         let now = self.clock.now_ms();
         let by_text = by.actor.kind().to_owned();
-        let (trail, entry) = (self.trail.clone(), by.entry("ip.unbanned", &target));
+        let (trail, entry) = (
+            self.trail.clone(),
+            by.entry("ip.unbanned", format!("ip:{target}")),
+        );
         let lifted = self
             .store
             .write(move |conn| {
@@ -232,7 +216,9 @@ impl Threats {
         let ip = target.to_string();
         let now = self.clock.now_ms();
         let trail = self.trail.clone();
-        let entry = by.entry("ip.ban_extended", &target).detail("by_ms", by_ms);
+        let entry = by
+            .entry("ip.ban_extended", format!("ip:{target}"))
+            .detail("by_ms", by_ms);
         let ban = self
             .store
             .write(move |conn| {

@@ -93,14 +93,7 @@ impl Threats {
         let sealed = self.sealer.seal(secret.as_bytes(), name.as_bytes())?;
         let now = self.clock.now_ms();
         let trail = self.trail.clone();
-        let entry = crate::audit_trail::Entry::new(
-            by.actor.clone(),
-            "hook.created",
-            crate::audit_trail::Outcome::Success,
-        )
-        .ip(by.ip)
-        .request_id(by.request_id.clone())
-        .target(format!("hook:{name}"));
+        let entry = by.entry("hook.created", format!("hook:{name}"));
         let created = self
             .store
             .write(move |conn| {
@@ -124,14 +117,7 @@ impl Threats {
         let name = name.to_owned();
         let now = self.clock.now_ms();
         let trail = self.trail.clone();
-        let entry = crate::audit_trail::Entry::new(
-            by.actor.clone(),
-            "hook.deleted",
-            crate::audit_trail::Outcome::Success,
-        )
-        .ip(by.ip)
-        .request_id(by.request_id.clone())
-        .target(format!("hook:{name}"));
+        let entry = by.entry("hook.deleted", format!("hook:{name}"));
         self.store
             .write(
                 move |conn| {
