@@ -21,7 +21,7 @@ use crate::error::AppError;
 use crate::http::routes::{Access, Routes};
 use crate::series::{Bucket, Unit};
 use crate::web::Layout;
-use crate::web::chart::{Chart, Line};
+use crate::web::chart::{COLOURS, Chart, Line};
 
 pub fn routes(r: &mut Routes) {
     r.get("/security", Access::Viewer, security_page);
@@ -55,6 +55,8 @@ struct SecurityPage {
     kinds: &'static [&'static str],
     summary: Summary,
     chart: Option<String>,
+    /// (colour class, kind, occurrences in the window), in the chart's order.
+    legend: Vec<(usize, String, i64)>,
     events: Vec<EventRow>,
     hooks: Vec<Hook>,
     notice: Option<&'static str>,
@@ -71,6 +73,30 @@ impl SecurityPage {
     fn when_opt(&self, ms: &Option<i64>) -> String {
         when(*ms)
     }
+}
+
+/// The kinds on the chart, in its line order, with their colour and total.
+fn legend(summary: &Summary) -> Vec<(usize, String, i64)> {
+    let mut kinds: Vec<&str> = summary
+        .per_hour
+        .iter()
+        .map(|(_, k, _)| k.as_str())
+        .collect();
+    kinds.sort_unstable();
+    kinds.dedup();
+    kinds
+        .iter()
+        .enumerate()
+        .map(|(i, kind)| {
+            let total = summary
+                .per_hour
+                .iter()
+                .filter(|(_, k, _)| k == kind)
+                .map(|(_, _, n)| n)
+                .sum();
+            (i % COLOURS, (*kind).to_owned(), total)
+        })
+        .collect()
 }
 
 /// One line per kind over the window's hours; hours without events are 0.
@@ -160,6 +186,7 @@ async fn render(
         csrf: user.csrf().to_string(),
         is_admin: user.is_admin(),
         chart: chart(&summary, threats.clock.now_ms()),
+        legend: legend(&summary),
         hours,
         kinds: &EVENT_KINDS,
         query,

@@ -149,8 +149,11 @@ impl Threats {
         source: &str,
         request_id: Option<&str>,
     ) {
+        if self.gate.allowed(ip) {
+            return;
+        }
         let now = self.clock.now_ms();
-        if self.ignored(ip, now) {
+        if self.gate.banned_until(ip, now).is_some() {
             return;
         }
         let hits = detect::classify(req);
