@@ -24,6 +24,7 @@ use crate::config::Config;
 use crate::health::{self, DiskThreshold, HealthState};
 use crate::http::routes::{RouteInfo, Routes};
 use crate::metrics::{Exposition, MetricsToken};
+use crate::perf::{self, Perf};
 use crate::retention::{Policy, RetentionConfig};
 use crate::store::{self, Store, instance};
 use crate::tasks::Tasks;
@@ -52,6 +53,7 @@ pub fn all_routes(r: &mut Routes) {
     host::routes(r);
     checks::routes(r);
     threats::routes(r);
+    perf::routes(r);
     metrics::routes(r);
     http::openapi::routes(r);
 }
@@ -66,6 +68,7 @@ fn openapi_parts() -> Vec<utoipa::openapi::OpenApi> {
         checks::CheckHistoryApi::openapi(),
         threats::ThreatsApi::openapi(),
         threats::HooksApi::openapi(),
+        perf::PerfApi::openapi(),
     ]
 }
 
@@ -127,6 +130,21 @@ fn retention_policies(config: &RetentionConfig) -> Vec<Policy> {
             data: "annotations",
             keep: config.keep("annotations"),
             prune: threats::prune_deliveries,
+        },
+        Policy {
+            data: "deploys",
+            keep: config.keep("annotations"),
+            prune: perf::prune_deploys,
+        },
+        Policy {
+            data: "perf_minutes",
+            keep: config.keep("perf_minutes"),
+            prune: perf::prune_minutes,
+        },
+        Policy {
+            data: "perf_hours",
+            keep: config.keep("perf_hours"),
+            prune: perf::prune_hours,
         },
     ]
 }
@@ -216,13 +234,14 @@ impl App {
         {
             tracing::info!(change = %change, "checks from the configuration");
         }
+        let bus = bus::Bus::default();
         let threats = Arc::new(Threats::new(
             &config.threats,
             store.clone(),
             trail.clone(),
             clock.clone(),
             auth.sealer.clone(),
-            bus::Bus::default(),
+            bus.clone(),
         ));
         let hooks = threats
             .provision_hooks(&config.threats.hooks)
@@ -232,13 +251,22 @@ impl App {
             tracing::info!(hooks, "webhooks from the configuration");
         }
         threats.sync().await.context("loading the ban list")?;
+        let perf = Arc::new(
+            perf_service(&config, &store, &clock, &bus, &trail)
+                .await
+                .context("starting request statistics")?,
+        );
         let overview = Overview(vec![
+            perf::card_source(perf.clone()),
             checks::card_source(checks.clone()),
             threats::card_source(threats.clone()),
             host::card_source(host.clone(), store.clone()),
         ]);
         let exposition = Exposition {
-            contributions: vec![host::contribution(host.clone())],
+            contributions: vec![
+                host::contribution(host.clone()),
+                perf::contribution(perf.clone()),
+            ],
             allow_from: config.metrics.networks(),
         };
         let openapi = http::openapi::document(openapi_parts())?;
@@ -257,6 +285,7 @@ impl App {
             let openapi = Data::new(openapi);
             let checks_data = Data::from(checks.clone());
             let threats_data = Data::from(threats.clone());
+            let perf_data = Data::from(perf.clone());
             let status_page = Data::new(config.status_page.clone());
             let identify = Data::new(Identify(|req| Box::pin(auth::viewer_of(req))));
             let sources = threats.clone();
@@ -280,6 +309,7 @@ impl App {
                     .app_data(openapi.clone())
                     .app_data(checks_data.clone())
                     .app_data(threats_data.clone())
+                    .app_data(perf_data.clone())
                     .app_data(status_page.clone())
                     .app_data(identify.clone())
                     .app_data(runtime.clone());
@@ -289,7 +319,9 @@ impl App {
             }
         };
         let guard: Data<dyn http::Guard> = Data::from(threats.clone() as Arc<dyn http::Guard>);
-        let (server, addr) = http::serve(&config.server, guard, app_data)?;
+        let stats: Data<dyn http::stats::RequestStats> =
+            Data::from(perf.clone() as Arc<dyn http::stats::RequestStats>);
+        let (server, addr) = http::serve(&config.server, guard, stats, app_data)?;
         let url = config.server.url(addr);
         let _ = auth.base_url.set(url.clone());
         let _ = checks.base_url.set(url.clone());
@@ -320,10 +352,15 @@ impl App {
         tasks.spawn("threats", move |shutdown| {
             threats::task::run(threats_task.clone(), shutdown)
         });
+        let perf_task = perf.clone();
+        tasks.spawn("perf", move |shutdown| {
+            perf::task::run(perf_task.clone(), shutdown)
+        });
         for source in config.threats.log_sources.clone() {
             let (watcher, name) = (threats.clone(), watcher_name(&source.id));
+            let timings = perf.clone() as Arc<dyn crate::logwatch::AccessSink>;
             tasks.spawn(name, move |shutdown| {
-                threats::watch::run(watcher.clone(), source.clone(), shutdown)
+                threats::watch::run(watcher.clone(), timings.clone(), source.clone(), shutdown)
             });
         }
         let (probe_store, probe_health) = (store.clone(), health.clone());
@@ -418,4 +455,39 @@ impl App {
 /// process does anyway.
 fn watcher_name(id: &str) -> &'static str {
     Box::leak(format!("logwatch:{id}").into_boxed_str())
+}
+
+/// The request statistics, with a source per access log (`nginx:<id>`) and
+/// the routes each already had, so the route cap holds across restarts.
+async fn perf_service(
+    config: &Config,
+    store: &Store,
+    clock: &Clock,
+    bus: &bus::Bus,
+    trail: &Trail,
+) -> anyhow::Result<Perf> {
+    let names: Vec<String> = config
+        .threats
+        .log_sources
+        .iter()
+        .filter(|s| s.kind == "nginx" || s.kind == "apache")
+        .map(|s| perf::log_source_name(&s.kind, &s.id))
+        .collect();
+    let since = clock.now_s() - i64::from(config.perf.baseline_days) * 86_400;
+    let known = store
+        .read(move |conn| {
+            names
+                .into_iter()
+                .map(|n| Ok((n.clone(), perf::repo::known_routes(conn, &n, since)?)))
+                .collect::<Result<Vec<_>, crate::store::StoreError>>()
+        })
+        .await?;
+    Ok(Perf::new(
+        &config.perf,
+        store.clone(),
+        clock.clone(),
+        bus.clone(),
+        trail.clone(),
+        known,
+    ))
 }

@@ -27,6 +27,29 @@ pub enum Signal {
         source: String,
         until_ms: i64,
     },
+    /// A route went over its performance baseline (`perf.regression`).
+    PerfRegression {
+        source: String,
+        route: String,
+        method: String,
+        /// `latency` or `errors`.
+        kind: &'static str,
+        detail: String,
+    },
+    /// A regressed route has been back under its baseline long enough.
+    PerfRecovered {
+        source: String,
+        route: String,
+        method: String,
+    },
+    /// A signed hook delivered a deploy marker.
+    Deploy {
+        version: String,
+        source: String,
+        notes: String,
+        hook: String,
+        ts_ms: i64,
+    },
 }
 
 #[derive(Clone)]

@@ -21,6 +21,7 @@ use crate::health::HealthConfig;
 use crate::host::CollectorConfig;
 use crate::http::ServerConfig;
 use crate::metrics::MetricsConfig;
+use crate::perf::PerfConfig;
 use crate::retention::RetentionConfig;
 use crate::store::StorageConfig;
 use crate::telemetry::LoggingConfig;
@@ -45,6 +46,7 @@ pub struct Config {
     pub scheduler: SchedulerConfig,
     pub status_page: StatusPageConfig,
     pub threats: ThreatsConfig,
+    pub perf: PerfConfig,
     /// Checks as code (`[[checks]]`), provisioned at every start.
     pub checks: Vec<Definition>,
     /// `serve --demo` (never read from a file): demo checks and a demo viewer.
@@ -106,6 +108,7 @@ impl Config {
         self.scheduler.validate("scheduler", &mut problems);
         self.status_page.validate("status_page", &mut problems);
         self.threats.validate("threats", &mut problems);
+        self.perf.validate("perf", &mut problems);
         crate::checks::validate_entries(&self.checks, &mut problems);
         crate::auth::bootstrap::validate(self, &mut problems);
         problems

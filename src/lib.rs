@@ -18,6 +18,7 @@ pub mod host;
 pub mod http;
 pub mod logwatch;
 pub mod metrics;
+pub mod perf;
 pub mod redact;
 pub mod retention;
 pub mod series;

@@ -155,7 +155,6 @@ fn classic_text(openmetrics: &str) -> String {
 
 /// The platform's own metrics.
 fn platform(registry: &mut Registry, store: &Store) {
-    crate::http::stats::register(registry);
     let counts = crate::telemetry::level_counts();
     let lines = Family::<Vec<(String, String)>, Counter>::default();
     for (level, n) in [

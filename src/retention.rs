@@ -46,6 +46,10 @@ pub struct RetentionConfig {
     pub ip_bans: String,
     /// Deploy markers and annotations received by webhooks.
     pub annotations: String,
+    /// Request statistics per minute (regressions and charts up to 48 h read them).
+    pub perf_minutes: String,
+    /// Request statistics per hour (baselines and longer charts).
+    pub perf_hours: String,
 }
 
 impl Default for RetentionConfig {
@@ -61,12 +65,14 @@ impl Default for RetentionConfig {
             security_events: "90d".into(),
             ip_bans: "90d".into(),
             annotations: "400d".into(),
+            perf_minutes: "3d".into(),
+            perf_hours: "90d".into(),
         }
     }
 }
 
 impl RetentionConfig {
-    fn entries(&self) -> [(&'static str, &str); 10] {
+    fn entries(&self) -> [(&'static str, &str); 12] {
         [
             ("series_raw", &self.series_raw),
             ("series_1m", &self.series_1m),
@@ -78,6 +84,8 @@ impl RetentionConfig {
             ("security_events", &self.security_events),
             ("ip_bans", &self.ip_bans),
             ("annotations", &self.annotations),
+            ("perf_minutes", &self.perf_minutes),
+            ("perf_hours", &self.perf_hours),
         ]
     }
 

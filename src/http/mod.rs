@@ -67,10 +67,12 @@ impl HttpSettings {
 }
 
 /// Binds the listener and returns the server (not yet polled) and its
-/// address. `guard` answers the threat layers (bans, rate limits, detectors).
+/// address. `guard` answers the threat layers (bans, rate limits, detectors);
+/// `stats` counts every finished request.
 pub fn serve<F>(
     config: &ServerConfig,
     guard: web::Data<dyn Guard>,
+    stats: web::Data<dyn stats::RequestStats>,
     routes: F,
 ) -> anyhow::Result<(actix_web::dev::Server, SocketAddr)>
 where
@@ -83,6 +85,7 @@ where
         App::new()
             .app_data(settings.clone())
             .app_data(guard.clone())
+            .app_data(stats.clone())
             .app_data(
                 web::JsonConfig::default()
                     .limit(to_usize(api))

@@ -20,6 +20,14 @@ pub use journald::JournalEntry;
 pub use sshd::{SshFailure, SshFailureKind};
 pub use tail::{MAX_LINE, Position, TailError, Tailer};
 
+/// Whoever wants the parsed lines of access-log sources besides the log
+/// watcher's owner (perf takes their timings). Called on the watcher's
+/// thread for every line: must be cheap and must not block.
+pub trait AccessSink: Send + Sync + 'static {
+    /// `kind` and `id` name the configured source (`nginx`, `shop`).
+    fn access(&self, kind: &str, id: &str, line: &AccessLine);
+}
+
 /// The life of a followed log, end to end: the sample logs in
 /// `tests/fixtures/logs/` written into a file the way servers and logrotate
 /// do, read back through a [`Tailer`] and parsed.

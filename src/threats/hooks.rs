@@ -19,6 +19,7 @@ use super::config::HookConfig;
 use super::repo::hooks::{self as repo, Hook};
 use super::service::Threats;
 use crate::auth::secrets;
+use crate::bus::Signal;
 use crate::error::AppError;
 use crate::http::signature::SignatureError;
 
@@ -212,12 +213,46 @@ impl Threats {
             return Err(AppError::SignatureRefused(e.to_string()));
         }
         let (kind, title, payload) = describe(body);
-        let name = name.to_owned();
         let now = self.clock.now_ms();
-        Ok(self
+        let deploy = (kind == "deploy").then(|| deploy_signal(body, name, now));
+        let name = name.to_owned();
+        let delivered = self
             .store
             .write(move |conn| repo::record_delivery(conn, &name, &kind, &title, &payload, now))
-            .await?)
+            .await?;
+        // Stored first, then announced: the request statistics draw it.
+        if let Some(signal) = deploy {
+            self.bus.publish(signal);
+        }
+        Ok(delivered)
+    }
+}
+
+/// A deploy delivery as a bus signal: `version`, `source` and `notes` read
+/// from the JSON body (each capped), the version defaulting to the title.
+fn deploy_signal(body: &[u8], hook: &str, ts_ms: i64) -> Signal {
+    let parsed: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    let text = |key: &str, max: usize| -> String {
+        parsed
+            .get(key)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(max)
+            .collect()
+    };
+    let version = text("version", 100);
+    Signal::Deploy {
+        version: if version.is_empty() {
+            text("title", 100)
+        } else {
+            version
+        },
+        source: text("source", 100),
+        notes: text("notes", 2_000),
+        hook: hook.to_owned(),
+        ts_ms,
     }
 }
 

@@ -20,7 +20,7 @@ use super::repo::hooks::{self as positions, StoredPosition};
 use super::service::{SourceStatus, Threats};
 use crate::logwatch::access::{AccessLine, LineFormat};
 use crate::logwatch::tail::{Position, Tailer, expand};
-use crate::logwatch::{journald, sshd};
+use crate::logwatch::{AccessSink, journald, sshd};
 use crate::tasks::Shutdown;
 
 const POLL_EVERY: Duration = Duration::from_millis(500);
@@ -31,29 +31,37 @@ const JOURNAL_CURSOR_EVERY: Duration = Duration::from_secs(5);
 
 /// How a source's lines are read.
 enum Parser {
-    Access(LineFormat),
+    /// Access lines also go to the sink (perf takes their timings).
+    Access {
+        format: LineFormat,
+        sink: Arc<dyn AccessSink>,
+        kind: String,
+    },
     Sshd,
 }
 
 impl Parser {
-    fn of(source: &LogSource) -> Parser {
+    fn of(source: &LogSource, sink: Arc<dyn AccessSink>) -> Parser {
         match source.kind.as_str() {
             "sshd" | "journald-ssh" => Parser::Sshd,
-            _ => Parser::Access(
-                source
+            _ => Parser::Access {
+                format: source
                     .format
                     .as_deref()
                     .and_then(|f| LineFormat::parse(f).ok())
                     .unwrap_or_else(LineFormat::combined),
-            ),
+                sink,
+                kind: source.kind.clone(),
+            },
         }
     }
 
     fn feed(&self, threats: &Threats, source: &str, line: &str) {
         match self {
-            Parser::Access(format) => {
+            Parser::Access { format, sink, kind } => {
                 if let Some(a) = format.parse_line(line) {
                     feed_access(threats, source, &a);
+                    sink.access(kind, source, &a);
                 }
             }
             Parser::Sshd => {
@@ -78,11 +86,16 @@ fn feed_access(threats: &Threats, source: &str, a: &AccessLine) {
     threats.feed_request(a.ip, &req, source, None);
 }
 
-pub async fn run(threats: Arc<Threats>, source: LogSource, shutdown: Shutdown) {
+pub async fn run(
+    threats: Arc<Threats>,
+    sink: Arc<dyn AccessSink>,
+    source: LogSource,
+    shutdown: Shutdown,
+) {
     if source.kind == "journald-ssh" {
         follow_journal(threats, source, shutdown).await;
     } else {
-        tail_files(threats, source, shutdown).await;
+        tail_files(threats, sink, source, shutdown).await;
     }
 }
 
@@ -96,9 +109,14 @@ fn status(source: &LogSource, path: &str) -> SourceStatus {
     }
 }
 
-async fn tail_files(threats: Arc<Threats>, source: LogSource, mut shutdown: Shutdown) {
+async fn tail_files(
+    threats: Arc<Threats>,
+    sink: Arc<dyn AccessSink>,
+    source: LogSource,
+    mut shutdown: Shutdown,
+) {
     let pattern = source.path.clone().unwrap_or_default();
-    let parser = Parser::of(&source);
+    let parser = Parser::of(&source, sink);
     let id = source.id.clone();
     let stored: HashMap<String, StoredPosition> = {
         let id = id.clone();

@@ -40,8 +40,21 @@ pub struct Chart<'a> {
     pub band: bool,
 }
 
+/// A moment drawn as a vertical line across a chart (a deploy, say).
+pub struct Marker {
+    /// Unix seconds.
+    pub ts: i64,
+    pub label: String,
+}
+
 impl Chart<'_> {
     pub fn svg(&self) -> String {
+        self.svg_with_markers(&[])
+    }
+
+    /// As [`Chart::svg`], with markers inside the range drawn over the lines;
+    /// each has a native tooltip with its label.
+    pub fn svg_with_markers(&self, markers: &[Marker]) -> String {
         let mut out = String::with_capacity(16 * 1024);
         let (lo, hi) = self.value_range();
         let plot = Plot {
@@ -64,6 +77,18 @@ impl Chart<'_> {
                 }
                 path(&mut out, &plot, segment, class);
             }
+        }
+        for m in markers
+            .iter()
+            .filter(|m| m.ts >= plot.from && m.ts <= plot.to)
+        {
+            let x = plot.x(m.ts);
+            let _ = write!(
+                out,
+                r#"<g class="marker"><title>{}</title><line x1="{x:.1}" x2="{x:.1}" y1="{TOP}" y2="{}"/></g>"#,
+                esc(&m.label),
+                HEIGHT - BOTTOM
+            );
         }
         self.hover(&mut out, &plot);
         if self.lines.iter().all(|l| l.buckets.is_empty()) {

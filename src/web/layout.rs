@@ -24,6 +24,11 @@ pub const NAV: &[NavItem] = &[
         admin_only: false,
     },
     NavItem {
+        label: "Performance",
+        href: "/perf",
+        admin_only: false,
+    },
+    NavItem {
         label: "Host",
         href: "/host",
         admin_only: false,

@@ -34,7 +34,7 @@ async fn first_sample(app: &TestApp, who: &Browser) {
     panic!("no host sample was stored at {}", app.url);
 }
 
-async fn token(admin: &Browser, scope: &str) -> String {
+pub async fn token(admin: &Browser, scope: &str) -> String {
     let res = admin
         .api(
             Method::POST,

@@ -20,6 +20,7 @@ mod helpers;
 mod host;
 mod http;
 mod logs;
+mod perf;
 mod store;
 mod targets;
 mod threats;

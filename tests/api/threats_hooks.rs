@@ -58,6 +58,10 @@ async fn a_signed_delivery_is_stored_once_and_every_bad_one_refused() {
     let good = sign(secret.as_bytes(), ts, body);
     let res = deliver(&app, "deploys", ts, &good, body).await;
     assert_eq!(res.status(), 202, "{}", res.text().await.unwrap());
+    eventually("the deploy marker reaches the performance charts", || {
+        db_rows(&app, "SELECT version, origin FROM deploys") == [["2.7.0", "hook:deploys"]]
+    })
+    .await;
 
     let replay = deliver(&app, "deploys", ts, &good, body).await;
     assert_eq!(replay.status(), 401);

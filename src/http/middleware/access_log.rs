@@ -5,7 +5,7 @@
 //! characters. Authorization headers and cookies are never read here. The
 //! line is written through `telemetry::emit` — the same outputs as every
 //! event — borrowing from the request instead of copying it. Every response
-//! is also counted in the request statistics (`http::stats`) for `/metrics`.
+//! is also handed to the request statistics (`http::stats`).
 
 use std::borrow::Cow;
 use std::future::{self, Ready};
@@ -15,12 +15,14 @@ use std::time::Instant;
 use actix_web::body::{BodySize, MessageBody};
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
 use actix_web::http::header;
+use actix_web::web::Data;
 use actix_web::{Error, HttpMessage};
 use futures_util::FutureExt;
 use futures_util::future::{self as future_util, Join, Map};
 use tracing::Level;
 
 use crate::http::client_ip::ClientIp;
+use crate::http::stats::{Finished, RequestStats};
 use crate::redact;
 use crate::telemetry::{self, FieldValue};
 
@@ -79,12 +81,15 @@ fn log_response<B: MessageBody>((outcome, started): Joined<B>) -> Outcome<B> {
     let elapsed = started.elapsed();
     let req = res.request();
     let pattern = req.match_pattern();
-    crate::http::stats::record(
-        pattern.as_deref().unwrap_or("unmatched"),
-        req.method().as_str(),
-        res.status().as_u16(),
-        elapsed.as_secs_f64(),
-    );
+    if let Some(stats) = req.app_data::<Data<dyn RequestStats>>() {
+        stats.record(&Finished {
+            route: pattern.as_deref().unwrap_or("unmatched"),
+            method: req.method().as_str(),
+            status: res.status().as_u16(),
+            elapsed,
+            request: req,
+        });
+    }
     if tracing::enabled!(target: TARGET, Level::INFO) {
         log(&res, elapsed, pattern);
     }
