@@ -17,7 +17,9 @@ use watchpost::perf::aggregate::Aggregator;
 const PER_ROUND: u64 = 2_000_000;
 
 fn routes() -> Vec<String> {
-    (0..24).map(|i| format!("/api/v1/thing{i}/{{id}}")).collect()
+    (0..24)
+        .map(|i| format!("/api/v1/thing{i}/{{id}}"))
+        .collect()
 }
 
 fn observe(agg: &Aggregator, routes: &[String], n: u64) {
@@ -93,6 +95,9 @@ fn main() {
     }
     let (b, o, t) = (median(base), median(one), median(two));
     println!("median: counter baseline {b:.1} ns/request");
-    println!("median: aggregation {o:.1} ns/request ({:.1}× the counter)", o / b);
+    println!(
+        "median: aggregation {o:.1} ns/request ({:.1}× the counter)",
+        o / b
+    );
     println!("median: aggregation on 2 threads {t:.1} ns/request of wall time");
 }

@@ -187,3 +187,50 @@ async fn late_log_minutes_merge_into_the_stored_cells() {
         "the hour tier has them too"
     );
 }
+
+#[tokio::test]
+async fn nginx_fixture_lines_are_aggregated_by_route_at_their_own_minute() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let trail = Trail::load_or_create(dir.path()).unwrap();
+    let perf = Perf::new(
+        &PerfConfig::default(),
+        store,
+        Clock::system(),
+        Bus::default(),
+        trail,
+        vec![("nginx:main".into(), Vec::new())],
+    );
+    let format = crate::logwatch::LineFormat::combined();
+    for line in include_str!("../../tests/fixtures/logs/nginx-timed.log").lines() {
+        let parsed = format.parse_line(line).unwrap();
+        crate::logwatch::AccessSink::access(&perf, "nginx", "main", &parsed);
+    }
+    let mut rows = perf.take_rows(None);
+    rows.sort_by(|a, b| a.route.cmp(&b.route));
+    let got: Vec<(&str, &str, u8, i64, u64, u64)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r.route.as_str(),
+                r.method.as_str(),
+                r.class,
+                r.ts,
+                r.cell.count,
+                r.cell.max_us,
+            )
+        })
+        .collect();
+    // 10:00 UTC on 2026-12-01, also for the +0100 line; the TLS garbage
+    // line is not an HTTP request and is left out.
+    let minute = 1_796_119_200;
+    assert_eq!(
+        got,
+        [
+            ("/api/v1/items", "POST", 2, minute, 1, 1_250_000),
+            ("/index.html", "GET", 2, minute, 1, 4_000),
+            ("/wp-login.php", "GET", 4, minute, 1, 0),
+        ]
+    );
+    assert!(rows.iter().all(|r| r.source == "nginx:main"));
+}

@@ -141,6 +141,7 @@ async function adminFlow(browser) {
   console.log('ok users: an admin created a viewer');
   await checksFlow(browser, page);
   await securityFlow(page);
+  await perfFlow(page);
   await done('admin flow');
 }
 
@@ -163,6 +164,26 @@ async function securityFlow(page) {
   await Promise.all([page.waitForURL(/done=unbanned/), page.click('tr[data-ban="198.51.100.0/24"] button.danger')]);
   if (await page.locator('tr[data-ban="198.51.100.0/24"]').count()) fail('the lifted ban is still listed');
   console.log('ok security: the scanner is banned and shown; a block banned and lifted by hand');
+}
+
+// Watchpost's own traffic, per route, once its first minute is stored: the
+// three charts, the routes table sorted by p95, a deploy recorded by hand
+// and drawn as a marker, and one route's percentiles.
+async function perfFlow(page) {
+  await until(page, `${base}/perf?hours=1`, '#routes', '/security', 90);
+  if ((await page.locator('.chart-card svg.chart').count()) !== 3) fail('the performance page lacks its three charts');
+  await Promise.all([page.waitForURL(/sort=p95/), page.click('#routes th a[href*="sort=p95"]')]);
+  if (!(await page.locator('#routes tbody tr').count())) fail('the routes table is empty');
+  await page.fill('form[action="/perf/deploys"] input[name=version]', 'e2e-1');
+  await Promise.all([page.waitForURL(/done=deploy/), page.click('form[action="/perf/deploys"] button')]);
+  if (!(await page.textContent('#deploys')).includes('e2e-1')) fail('the deploy is not listed');
+  if (!(await page.locator('svg.chart .marker').count())) fail('the deploy is not drawn on the charts');
+  await shot(page, 'perf');
+  await Promise.all([page.waitForURL(/\/perf\/route\?/), page.click('#routes tbody tr:first-child td a')]);
+  if (!(await page.textContent('main')).includes('Latency percentiles')) fail('the route page has no percentile chart');
+  if ((await page.locator('#codes tbody tr').count()) < 1) fail('the route page has no status codes');
+  await shot(page, 'perf-route');
+  console.log('ok perf: routes per pattern, sorted; a deploy marker; a route\'s percentiles');
 }
 
 // Reloads `url` until `selector`'s text includes `want` (or fails after `seconds`).
