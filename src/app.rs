@@ -146,6 +146,11 @@ fn retention_policies(config: &RetentionConfig) -> Vec<Policy> {
             keep: config.keep("perf_hours"),
             prune: perf::prune_hours,
         },
+        Policy {
+            data: "perf_regressions",
+            keep: config.keep("perf_hours"),
+            prune: perf::prune_regressions,
+        },
     ]
 }
 

@@ -167,6 +167,7 @@ pub async fn serve(file: Option<PathBuf>, args: ServeArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let shutdown = shutdown_signal();
     // Written with errors ignored: a closed stdout must not stop the server.
     let mut banner = format!(
         "Watchpost {} listening on {}\nData directory: {}\n",
@@ -203,7 +204,7 @@ pub async fn serve(file: Option<PathBuf>, args: ServeArgs) -> ExitCode {
         let _ = out.write_all(banner.as_bytes()).and_then(|()| out.flush());
     }
     tracing::info!(url = app.url(), addr = %app.addr(), data_dir = %app.data_dir().display(), "Watchpost started");
-    match app.run_until(shutdown_signal()).await {
+    match app.run_until(shutdown).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %format!("{e:#}"), "Watchpost stopped with an error");
@@ -212,18 +213,24 @@ pub async fn serve(file: Option<PathBuf>, args: ServeArgs) -> ExitCode {
     }
 }
 
-/// SIGINT or SIGTERM.
-async fn shutdown_signal() {
+/// SIGINT or SIGTERM. The handlers are installed by this call, not when the
+/// future is first polled, so a signal sent right after the banner is printed
+/// still shuts down gracefully instead of meeting the default action.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     use tokio::signal::unix::{SignalKind, signal};
-    match signal(SignalKind::terminate()) {
-        Ok(mut term) => {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
+    let terminate = signal(SignalKind::terminate());
+    let interrupt = signal(SignalKind::interrupt());
+    async move {
+        match (terminate, interrupt) {
+            (Ok(mut term), Ok(mut int)) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = int.recv() => {}
+                }
             }
-        }
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
+            _ => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
         }
     }
 }

@@ -54,6 +54,15 @@ pub fn prune_deploys(
     repo::prune_deploys(conn, before_ms, limit)
 }
 
+/// Retention: cleared regressions (kept as long as the hour cells they describe).
+pub fn prune_regressions(
+    conn: &rusqlite::Connection,
+    before_ms: i64,
+    limit: i64,
+) -> Result<usize, StoreError> {
+    repo::prune_regressions(conn, before_ms, limit)
+}
+
 /// Retention: hour cells.
 pub fn prune_hours(
     conn: &rusqlite::Connection,

@@ -417,3 +417,16 @@ pub fn prune_deploys(conn: &Connection, before_ms: i64, limit: i64) -> Result<us
         params![before_ms, limit],
     )?)
 }
+
+/// Retention: at most `limit` cleared regressions that started before `before_ms`.
+pub fn prune_regressions(
+    conn: &Connection,
+    before_ms: i64,
+    limit: i64,
+) -> Result<usize, StoreError> {
+    Ok(conn.execute(
+        "DELETE FROM perf_regressions WHERE id IN
+         (SELECT id FROM perf_regressions WHERE cleared_ms IS NOT NULL AND started_ms < ?1 LIMIT ?2)",
+        params![before_ms, limit],
+    )?)
+}

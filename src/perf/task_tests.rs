@@ -234,3 +234,55 @@ async fn nginx_fixture_lines_are_aggregated_by_route_at_their_own_minute() {
     );
     assert!(rows.iter().all(|r| r.source == "nginx:main"));
 }
+
+#[tokio::test]
+async fn retention_prunes_old_cells_and_cleared_regressions_only() {
+    let f = fixture();
+    let perf = &f.perf;
+    write(perf, rows(3_600, 1, 5, 0)).await;
+    write(perf, rows(90_000, 1, 5, 0)).await;
+    let regression = |started_ms: i64| repo::RegressionRow {
+        id: 0,
+        source: "self".into(),
+        route: "/r".into(),
+        method: "GET".into(),
+        kind: "latency".into(),
+        detail: String::new(),
+        started_ms,
+        cleared_ms: None,
+    };
+    let (old, open) = (regression(1_000), regression(2_000));
+    let counts = perf
+        .store
+        .write(move |c| {
+            repo::open_regression(c, &old)?;
+            repo::clear_regression(c, "self", "/r", "GET", 1_500)?;
+            repo::open_regression(c, &open)?;
+            let before_ms = 80_000_000;
+            Ok((
+                crate::perf::prune_minutes(c, before_ms, 100)?,
+                crate::perf::prune_hours(c, before_ms, 100)?,
+                crate::perf::prune_regressions(c, before_ms, 100)?,
+            ))
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        counts,
+        (1, 1, 1),
+        "the 1 h cells in both tiers and the cleared regression"
+    );
+    let left = regressions(perf).await;
+    assert_eq!(left.len(), 1);
+    assert_eq!(
+        left[0].cleared_ms, None,
+        "an open regression is never pruned"
+    );
+    let cells = perf
+        .store
+        .read(|c| repo::cells(c, repo::Tier::Minutes, "self", 0, i64::MAX, None))
+        .await
+        .unwrap();
+    assert_eq!(cells.len(), 1);
+    assert_eq!(cells[0].ts, 90_000);
+}

@@ -20,6 +20,21 @@ async fn finish_minute(app: &TestApp) {
     app.clock.advance(Duration::from_secs(60));
 }
 
+/// `n` requests to `/api/v1/perf/sources` by `who`, their minute stored.
+async fn stored_traffic(app: &TestApp, who: &Browser, n: usize) {
+    for _ in 0..n {
+        who.get("/api/v1/perf/sources").await;
+    }
+    finish_minute(app).await;
+    eventually("the minute is stored", || {
+        db_rows(
+            app,
+            "SELECT COUNT(*) FROM perf_minutes WHERE route = '/api/v1/perf/sources'",
+        ) != [["0"]]
+    })
+    .await;
+}
+
 async fn route_requests(admin: &Browser, route: &str) -> u64 {
     let res = admin.get("/api/v1/perf/source?hours=1").await;
     assert_eq!(res.status(), 200);
@@ -177,17 +192,7 @@ async fn deploys_are_recorded_by_admins_read_by_viewers_and_compared() {
     let (app, admin) = app_with_admin().await;
     let v = viewer(&app, &admin).await;
     // Traffic before the deploy, stored.
-    for _ in 0..5 {
-        admin.get("/api/v1/perf/sources").await;
-    }
-    finish_minute(&app).await;
-    eventually("the minute is stored", || {
-        db_rows(
-            &app,
-            "SELECT COUNT(*) FROM perf_minutes WHERE route = '/api/v1/perf/sources'",
-        ) != [["0"]]
-    })
-    .await;
+    stored_traffic(&app, &admin, 5).await;
     let res = admin
         .api(
             Method::POST,
@@ -324,17 +329,7 @@ async fn slow_requests_are_kept_with_their_request_id_and_redacted_query() {
 async fn a_viewer_reads_every_page_and_bad_windows_are_refused() {
     let (app, admin) = app_with_admin().await;
     let v = viewer(&app, &admin).await;
-    for _ in 0..3 {
-        v.get("/api/v1/perf/sources").await;
-    }
-    finish_minute(&app).await;
-    eventually("the minute is stored", || {
-        db_rows(
-            &app,
-            "SELECT COUNT(*) FROM perf_minutes WHERE route = '/api/v1/perf/sources'",
-        ) != [["0"]]
-    })
-    .await;
+    stored_traffic(&app, &v, 3).await;
     for path in [
         "/perf",
         "/perf?hours=720&sort=p95",
