@@ -30,7 +30,7 @@ use crate::store::{self, Store, instance};
 use crate::tasks::Tasks;
 use crate::threats::{self, Threats};
 use crate::web::{Identify, Overview, ProcessStart};
-use crate::{bus, host, http, metrics, retention, series, web};
+use crate::{alerts, bus, host, http, metrics, retention, series, web};
 
 pub struct App {
     addr: SocketAddr,
@@ -54,6 +54,7 @@ pub fn all_routes(r: &mut Routes) {
     checks::routes(r);
     threats::routes(r);
     perf::routes(r);
+    alerts::routes(r);
     metrics::routes(r);
     http::openapi::routes(r);
 }
@@ -69,6 +70,7 @@ fn openapi_parts() -> Vec<utoipa::openapi::OpenApi> {
         threats::ThreatsApi::openapi(),
         threats::HooksApi::openapi(),
         perf::PerfApi::openapi(),
+        alerts::AlertsApi::openapi(),
     ]
 }
 
@@ -150,6 +152,11 @@ fn retention_policies(config: &RetentionConfig) -> Vec<Policy> {
             data: "perf_regressions",
             keep: config.keep("perf_hours"),
             prune: perf::prune_regressions,
+        },
+        Policy {
+            data: "alert_history",
+            keep: config.keep("alert_history"),
+            prune: alerts::prune,
         },
     ]
 }
@@ -261,7 +268,25 @@ impl App {
                 .await
                 .context("starting request statistics")?,
         );
+        let alerts = Arc::new(
+            alerts::Alerts::new(
+                &config.alerts,
+                store.clone(),
+                clock.clone(),
+                trail.clone(),
+                alerts::Sources {
+                    checks: checks.clone(),
+                    host: host.clone(),
+                    perf: perf.clone(),
+                    health: health.clone(),
+                    tasks: tasks.board(),
+                    bus: bus.clone(),
+                },
+            )
+            .context("starting alerting")?,
+        );
         let overview = Overview(vec![
+            alerts::card_source(alerts.clone()),
             perf::card_source(perf.clone()),
             checks::card_source(checks.clone()),
             threats::card_source(threats.clone()),
@@ -291,6 +316,7 @@ impl App {
             let checks_data = Data::from(checks.clone());
             let threats_data = Data::from(threats.clone());
             let perf_data = Data::from(perf.clone());
+            let alerts_data = Data::from(alerts.clone());
             let status_page = Data::new(config.status_page.clone());
             let identify = Data::new(Identify(|req| Box::pin(auth::viewer_of(req))));
             let sources = threats.clone();
@@ -315,6 +341,7 @@ impl App {
                     .app_data(checks_data.clone())
                     .app_data(threats_data.clone())
                     .app_data(perf_data.clone())
+                    .app_data(alerts_data.clone())
                     .app_data(status_page.clone())
                     .app_data(identify.clone())
                     .app_data(runtime.clone());
@@ -331,6 +358,7 @@ impl App {
         let _ = auth.base_url.set(url.clone());
         let _ = checks.base_url.set(url.clone());
         let _ = threats.base_url.set(url.clone());
+        let _ = alerts.base_url.set(url.clone());
         let first_run = bootstrap::ensure_first_admin(&auth, &config, &data_dir)
             .await
             .context("preparing the first admin account")?;
@@ -356,6 +384,14 @@ impl App {
         let threats_task = threats.clone();
         tasks.spawn("threats", move |shutdown| {
             threats::task::run(threats_task.clone(), shutdown)
+        });
+        let (evaluator, every) = (alerts.clone(), config.alerts.evaluate_every());
+        tasks.spawn("alerts-evaluator", move |shutdown| {
+            alerts::task::evaluate(evaluator.clone(), every, shutdown)
+        });
+        let deliverer = alerts.clone();
+        tasks.spawn("alerts-deliverer", move |shutdown| {
+            alerts::task::deliver(deliverer.clone(), shutdown)
         });
         let perf_task = perf.clone();
         tasks.spawn("perf", move |shutdown| {

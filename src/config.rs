@@ -15,6 +15,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use crate::alerts::AlertsConfig;
 use crate::auth::AuthConfig;
 use crate::checks::{Definition, SchedulerConfig, StatusPageConfig};
 use crate::health::HealthConfig;
@@ -47,6 +48,7 @@ pub struct Config {
     pub status_page: StatusPageConfig,
     pub threats: ThreatsConfig,
     pub perf: PerfConfig,
+    pub alerts: AlertsConfig,
     /// Checks as code (`[[checks]]`), provisioned at every start.
     pub checks: Vec<Definition>,
     /// `serve --demo` (never read from a file): demo checks and a demo viewer.
@@ -109,6 +111,7 @@ impl Config {
         self.status_page.validate("status_page", &mut problems);
         self.threats.validate("threats", &mut problems);
         self.perf.validate("perf", &mut problems);
+        self.alerts.validate("alerts", &mut problems);
         crate::checks::validate_entries(&self.checks, &mut problems);
         crate::auth::bootstrap::validate(self, &mut problems);
         problems

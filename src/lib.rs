@@ -4,6 +4,7 @@
 //! to [`cli`]; [`app::App`] is the server, used the same way by `main` and by
 //! the tests.
 
+pub mod alerts;
 pub mod app;
 pub mod audit_trail;
 pub mod auth;

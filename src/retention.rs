@@ -50,6 +50,8 @@ pub struct RetentionConfig {
     pub perf_minutes: String,
     /// Request statistics per hour (baselines and longer charts).
     pub perf_hours: String,
+    /// Alert transitions, finished notifications and ended silences.
+    pub alert_history: String,
 }
 
 impl Default for RetentionConfig {
@@ -67,12 +69,13 @@ impl Default for RetentionConfig {
             annotations: "400d".into(),
             perf_minutes: "3d".into(),
             perf_hours: "90d".into(),
+            alert_history: "90d".into(),
         }
     }
 }
 
 impl RetentionConfig {
-    fn entries(&self) -> [(&'static str, &str); 12] {
+    fn entries(&self) -> [(&'static str, &str); 13] {
         [
             ("series_raw", &self.series_raw),
             ("series_1m", &self.series_1m),
@@ -86,6 +89,7 @@ impl RetentionConfig {
             ("annotations", &self.annotations),
             ("perf_minutes", &self.perf_minutes),
             ("perf_hours", &self.perf_hours),
+            ("alert_history", &self.alert_history),
         ]
     }
 

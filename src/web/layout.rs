@@ -39,6 +39,11 @@ pub const NAV: &[NavItem] = &[
         admin_only: false,
     },
     NavItem {
+        label: "Alerts",
+        href: "/alerts",
+        admin_only: false,
+    },
+    NavItem {
         label: "Security",
         href: "/security",
         admin_only: false,

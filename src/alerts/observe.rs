@@ -1,0 +1,281 @@
+//! What each rule sees now: a pure function from a [`World`] (the checks'
+//! states, the latest host sample, open performance regressions, Watchpost's
+//! own health and the recent bus signals) to one [`Seen`] per subject.
+//! Subjects are stable names (`check:homepage`, `fs:/var`, `ip:203.0.113.9`)
+//! so one rule tracks each thing separately.
+
+use crate::checks::State;
+use crate::checks::repo::CheckRow;
+use crate::host::Snapshot;
+
+use super::rules::{Kind, Rule};
+
+/// Everything the rules look at, gathered once per evaluation.
+#[derive(Default)]
+pub struct World {
+    pub checks: Vec<CheckRow>,
+    pub host: Option<Snapshot>,
+    /// Open regressions: (source, method, route, what).
+    pub regressions: Vec<(String, String, String, String)>,
+    /// Watchpost's failing parts: `database`, `disk`, `task:<name>`.
+    pub self_failing: Vec<String>,
+    /// Addresses a brute-force detector tripped on recently, with the detector.
+    pub brute_force: Vec<(String, String)>,
+    pub bans_last_hour: usize,
+}
+
+/// One subject of one rule, now.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Seen {
+    pub subject: String,
+    pub active: bool,
+    pub summary: String,
+    /// Inside a check's maintenance window: states change, nothing is sent.
+    pub maintenance: bool,
+}
+
+fn seen(subject: String, active: bool, summary: String) -> Seen {
+    Seen {
+        subject,
+        active,
+        summary,
+        maintenance: false,
+    }
+}
+
+fn selected<'a>(world: &'a World, slugs: &'a [String]) -> impl Iterator<Item = &'a CheckRow> {
+    world
+        .checks
+        .iter()
+        .filter(move |c| slugs.is_empty() || slugs.contains(&c.slug))
+}
+
+fn check_seen(c: &CheckRow, active: bool, what: &str) -> Seen {
+    let error = c.last_error.as_deref().unwrap_or("no error recorded");
+    Seen {
+        subject: format!("check:{}", c.slug),
+        active: active || c.state == State::Maintenance,
+        summary: format!("{} is {what}: {error}", c.name),
+        maintenance: c.state == State::Maintenance,
+    }
+}
+
+/// Every subject of `rule` and whether its condition holds.
+pub fn observe(rule: &Rule, world: &World) -> Vec<Seen> {
+    match &rule.kind {
+        Kind::CheckDown { checks } => selected(world, checks)
+            .map(|c| check_seen(c, c.state == State::Down, "down"))
+            .collect(),
+        Kind::CheckDegraded { checks } => selected(world, checks)
+            .map(|c| check_seen(c, c.state == State::Degraded, "degraded"))
+            .collect(),
+        Kind::HeartbeatMissed { checks } => selected(world, checks)
+            .filter(|c| c.kind == "heartbeat")
+            .map(|c| check_seen(c, c.state == State::Down, "missing its heartbeat"))
+            .collect(),
+        Kind::CertExpiry { checks, days } => selected(world, checks)
+            .filter_map(|c| {
+                let left = c.cert_days?;
+                Some(seen(
+                    format!("check:{}", c.slug),
+                    (left as f64) < *days,
+                    format!("the certificate of {} expires in {left} days", c.name),
+                ))
+            })
+            .collect(),
+        Kind::MetricThreshold { series, op, value } => world
+            .host
+            .as_ref()
+            .map(|host| {
+                metric_values(host, series)
+                    .into_iter()
+                    .map(|(subject, v)| {
+                        seen(
+                            subject.clone(),
+                            op.holds(v, *value),
+                            format!("{series} of {subject} is {v:.1} ({} {value})", op.as_str()),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+        Kind::PerfRegression => world
+            .regressions
+            .iter()
+            .map(|(source, method, route, what)| {
+                seen(
+                    format!("route:{source} {method} {route}"),
+                    true,
+                    format!("{method} {route} ({source}) regressed: {what}"),
+                )
+            })
+            .collect(),
+        Kind::Bruteforce => world
+            .brute_force
+            .iter()
+            .map(|(ip, detector)| {
+                seen(
+                    format!("ip:{ip}"),
+                    true,
+                    format!("{detector} detected brute force from {ip}"),
+                )
+            })
+            .collect(),
+        Kind::BansPerHour { value } => vec![seen(
+            "bans".into(),
+            world.bans_last_hour as f64 > *value,
+            format!("{} bans in the last hour (> {value})", world.bans_last_hour),
+        )],
+        Kind::SelfHealth => world
+            .self_failing
+            .iter()
+            .map(|part| {
+                seen(
+                    format!("watchpost:{part}"),
+                    true,
+                    format!("Watchpost's own {part} is failing"),
+                )
+            })
+            .collect(),
+    }
+}
+
+/// The values a threshold compares, by subject. `disk.used_percent` is per
+/// filesystem (each mount its own subject); the rest are host-wide.
+fn metric_values(host: &Snapshot, series: &str) -> Vec<(String, f64)> {
+    let plain = |name: &str| {
+        host.readings
+            .iter()
+            .find(|r| r.metric.series == name && r.label.is_none())
+            .map(|r| r.value)
+    };
+    let percent = |used: Option<f64>, total: Option<f64>| match (used, total) {
+        (Some(u), Some(t)) if t > 0.0 => Some(u / t * 100.0),
+        _ => None,
+    };
+    let host_wide = |v: Option<f64>| v.map(|v| vec![("host".to_string(), v)]).unwrap_or_default();
+    match series {
+        "disk.used_percent" => host
+            .readings
+            .iter()
+            .filter(|r| r.metric.series == "host.fs.used")
+            .filter_map(|used| {
+                let mount = used.label.clone()?;
+                let total = host.readings.iter().find(|r| {
+                    r.metric.series == "host.fs.total" && r.label.as_ref() == Some(&mount)
+                })?;
+                Some((
+                    format!("fs:{mount}"),
+                    percent(Some(used.value), Some(total.value))?,
+                ))
+            })
+            .collect(),
+        "memory.used_percent" => host_wide(percent(
+            plain("host.memory.used"),
+            plain("host.memory.total"),
+        )),
+        "swap.used_percent" => {
+            host_wide(percent(plain("host.swap.used"), plain("host.swap.total")))
+        }
+        "cpu.percent" => host_wide(plain("host.cpu.total")),
+        "load.1" => host_wide(plain("host.load.1")),
+        other => host_wide(plain(other)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::alerts::config::RuleConfig;
+
+    fn rule(kind: &str, extra: impl FnOnce(&mut RuleConfig)) -> Rule {
+        let mut c = RuleConfig {
+            id: "r".into(),
+            kind: kind.into(),
+            ..RuleConfig::default()
+        };
+        extra(&mut c);
+        Rule::from_config(&c, std::time::Duration::ZERO).unwrap()
+    }
+
+    fn check(slug: &str, state: State, kind: &str) -> CheckRow {
+        CheckRow {
+            id: 1,
+            slug: slug.into(),
+            name: slug.into(),
+            kind: kind.into(),
+            spec: String::new(),
+            headers_sealed: None,
+            origin: "ui".into(),
+            public: false,
+            paused: false,
+            ping_sealed: None,
+            state,
+            state_since_ms: 0,
+            fails: 0,
+            successes: 0,
+            last_run_ms: None,
+            last_latency_ms: None,
+            last_error: Some("connection refused".into()),
+            cert_days: None,
+            last_ping_ms: None,
+            last_start_ms: None,
+            last_ping_kind: None,
+            created_ms: 0,
+        }
+    }
+
+    #[test]
+    fn check_rules_see_each_selected_check_and_maintenance_is_marked() {
+        let world = World {
+            checks: vec![
+                check("web", State::Down, "http"),
+                check("api", State::Up, "http"),
+                check("db", State::Maintenance, "tcp"),
+                check("cron", State::Down, "heartbeat"),
+            ],
+            ..World::default()
+        };
+        let all = observe(&rule("check_down", |_| {}), &world);
+        let active: Vec<_> = all
+            .iter()
+            .filter(|s| s.active)
+            .map(|s| s.subject.as_str())
+            .collect();
+        assert_eq!(active, ["check:web", "check:db", "check:cron"]);
+        assert!(all[0].summary.contains("connection refused"));
+        assert!(
+            all.iter()
+                .find(|s| s.subject == "check:db")
+                .unwrap()
+                .maintenance
+        );
+        let one = observe(
+            &rule("check_down", |c| c.checks = vec!["api".into()]),
+            &world,
+        );
+        assert_eq!(one.len(), 1);
+        assert!(!one[0].active);
+        let beats = observe(&rule("heartbeat_missed", |_| {}), &world);
+        assert_eq!(beats.len(), 1);
+        assert_eq!(beats[0].subject, "check:cron");
+    }
+
+    #[test]
+    fn counted_signals_compare_with_their_value() {
+        let world = World {
+            bans_last_hour: 11,
+            brute_force: vec![("203.0.113.9".into(), "ssh_bruteforce".into())],
+            self_failing: vec!["disk".into()],
+            ..World::default()
+        };
+        let bans = observe(&rule("bans_per_hour", |c| c.value = Some(10.0)), &world);
+        assert!(bans[0].active);
+        let bans = observe(&rule("bans_per_hour", |c| c.value = Some(11.0)), &world);
+        assert!(!bans[0].active, "more than N, not N");
+        let brute = observe(&rule("bruteforce", |_| {}), &world);
+        assert_eq!(brute[0].subject, "ip:203.0.113.9");
+        let health = observe(&rule("self_health", |_| {}), &world);
+        assert_eq!(health[0].subject, "watchpost:disk");
+    }
+}

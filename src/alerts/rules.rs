@@ -1,0 +1,398 @@
+//! Alert rules: what to watch ([`Kind`], one variant per signal), how
+//! urgently (severity, labels, runbook), where to send it (channels) and its
+//! timings. Rules come from the shipped defaults and `[[alerts.rules]]`; an
+//! entry with a default's id replaces it.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::config::{RuleConfig, parse_duration};
+use super::model::Timing;
+
+/// Every rule kind, as written in `kind = "…"`.
+pub const KINDS: &[&str] = &[
+    "metric_threshold",
+    "check_down",
+    "check_degraded",
+    "cert_expiry",
+    "heartbeat_missed",
+    "perf_regression",
+    "bruteforce",
+    "bans_per_hour",
+    "self_health",
+];
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Kind {
+    /// A host metric compared with a value (per filesystem for `disk.*`).
+    MetricThreshold {
+        series: String,
+        op: Op,
+        value: f64,
+    },
+    /// A check down (empty = every check).
+    CheckDown {
+        checks: Vec<String>,
+    },
+    CheckDegraded {
+        checks: Vec<String>,
+    },
+    /// A certificate with fewer than `days` left.
+    CertExpiry {
+        checks: Vec<String>,
+        days: f64,
+    },
+    /// A heartbeat check whose ping is late or failed.
+    HeartbeatMissed {
+        checks: Vec<String>,
+    },
+    /// A route over its performance baseline.
+    PerfRegression,
+    /// A brute-force detector tripped (per address, for `window`).
+    Bruteforce,
+    /// More than `value` bans in the last hour.
+    BansPerHour {
+        value: f64,
+    },
+    /// Watchpost's database or disk failing, or a background task restarted.
+    SelfHealth,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Op {
+    #[serde(rename = ">")]
+    Above,
+    #[serde(rename = ">=")]
+    AtLeast,
+    #[serde(rename = "<")]
+    Below,
+    #[serde(rename = "<=")]
+    AtMost,
+}
+
+impl Op {
+    fn parse(text: &str) -> Option<Op> {
+        Some(match text {
+            ">" => Op::Above,
+            ">=" => Op::AtLeast,
+            "<" => Op::Below,
+            "<=" => Op::AtMost,
+            _ => return None,
+        })
+    }
+
+    pub fn holds(self, left: f64, right: f64) -> bool {
+        match self {
+            Op::Above => left > right,
+            Op::AtLeast => left >= right,
+            Op::Below => left < right,
+            Op::AtMost => left <= right,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Op::Above => ">",
+            Op::AtLeast => ">=",
+            Op::Below => "<",
+            Op::AtMost => "<=",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    Critical,
+    Warning,
+    Info,
+}
+
+impl Severity {
+    fn parse(text: &str) -> Option<Severity> {
+        Some(match text {
+            "critical" => Severity::Critical,
+            "warning" => Severity::Warning,
+            "info" => Severity::Info,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Critical => "critical",
+            Severity::Warning => "warning",
+            Severity::Info => "info",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Rule {
+    pub id: String,
+    #[serde(flatten)]
+    pub kind: Kind,
+    pub enabled: bool,
+    pub severity: Severity,
+    pub labels: BTreeMap<String, String>,
+    /// Empty = every channel.
+    pub channels: Vec<String>,
+    pub runbook: Option<String>,
+    pub for_s: i64,
+    pub resolve_after_s: i64,
+    pub reminder_s: i64,
+    /// `default` or `config`.
+    pub origin: &'static str,
+}
+
+/// The host series a threshold may name, besides `host.*` catalogue names.
+pub const DERIVED_SERIES: &[&str] = &[
+    "disk.used_percent",
+    "memory.used_percent",
+    "swap.used_percent",
+    "cpu.percent",
+    "load.1",
+];
+
+fn duration(field: &str, text: Option<&str>, default: Duration) -> Result<i64, String> {
+    let Some(text) = text else {
+        return Ok(secs(default));
+    };
+    parse_duration(text)
+        .map(secs)
+        .ok_or_else(|| format!("{field} {text:?} is not a duration; write it like 30s, 2m or 1h"))
+}
+
+fn secs(d: Duration) -> i64 {
+    i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
+}
+
+impl Rule {
+    pub fn timing(&self) -> Timing {
+        Timing {
+            for_ms: self.for_s.saturating_mul(1000),
+            resolve_after_ms: self.resolve_after_s.saturating_mul(1000),
+            reminder_ms: self.reminder_s.saturating_mul(1000),
+        }
+    }
+
+    /// A rule from its `[[alerts.rules]]` entry, or what is wrong with it.
+    pub fn from_config(c: &RuleConfig, reminder: Duration) -> Result<Rule, String> {
+        if c.id.trim().is_empty() || c.id.len() > 64 {
+            return Err("give the rule an id of 1 to 64 characters".into());
+        }
+        let value = |what: &str| {
+            c.value
+                .filter(|v| v.is_finite())
+                .ok_or_else(|| format!("kind {:?} needs value = <{what}>", c.kind))
+        };
+        let kind = match c.kind.as_str() {
+            "metric_threshold" => {
+                let series = c.series.clone().unwrap_or_default();
+                if !DERIVED_SERIES.contains(&series.as_str()) && !series.starts_with("host.") {
+                    return Err(format!(
+                        "series {series:?} is not a host metric; use one of {} or a host.* series",
+                        DERIVED_SERIES.join(", ")
+                    ));
+                }
+                let op = c.op.as_deref().unwrap_or(">");
+                let op =
+                    Op::parse(op).ok_or_else(|| format!("op {op:?} is not one of >, >=, <, <="))?;
+                Kind::MetricThreshold {
+                    series,
+                    op,
+                    value: value("number")?,
+                }
+            }
+            "check_down" => Kind::CheckDown {
+                checks: c.checks.clone(),
+            },
+            "check_degraded" => Kind::CheckDegraded {
+                checks: c.checks.clone(),
+            },
+            "cert_expiry" => Kind::CertExpiry {
+                checks: c.checks.clone(),
+                days: c.value.unwrap_or(14.0),
+            },
+            "heartbeat_missed" => Kind::HeartbeatMissed {
+                checks: c.checks.clone(),
+            },
+            "perf_regression" => Kind::PerfRegression,
+            "bruteforce" => Kind::Bruteforce,
+            "bans_per_hour" => Kind::BansPerHour {
+                value: value("bans")?,
+            },
+            "self_health" => Kind::SelfHealth,
+            other => return Err(format!("{other:?} is not a rule kind")),
+        };
+        let severity = c.severity.as_deref().unwrap_or("warning");
+        let severity = Severity::parse(severity).ok_or_else(|| {
+            format!("severity {severity:?} is not one of critical, warning, info")
+        })?;
+        if let Some(link) = &c.runbook
+            && !(link.starts_with("https://") || link.starts_with("http://"))
+        {
+            return Err(format!("runbook {link:?} is not an http(s) link"));
+        }
+        Ok(Rule {
+            id: c.id.clone(),
+            kind,
+            enabled: c.enabled.unwrap_or(true),
+            severity,
+            labels: c.labels.clone(),
+            channels: c.channels.clone(),
+            runbook: c.runbook.clone(),
+            for_s: duration("for", c.for_.as_deref(), Duration::ZERO)?,
+            resolve_after_s: duration("resolve_after", c.resolve_after.as_deref(), Duration::ZERO)?,
+            reminder_s: duration("reminder", c.reminder.as_deref(), reminder)?,
+            origin: "config",
+        })
+    }
+}
+
+/// The shipped rules, on unless `alerts.default_rules = false`.
+pub fn defaults() -> Vec<RuleConfig> {
+    let rule = |id: &str, kind: &str, severity: &str, for_: &str| RuleConfig {
+        id: id.into(),
+        kind: kind.into(),
+        severity: Some(severity.into()),
+        for_: Some(for_.into()),
+        ..RuleConfig::default()
+    };
+    vec![
+        RuleConfig {
+            series: Some("disk.used_percent".into()),
+            op: Some(">".into()),
+            value: Some(90.0),
+            ..rule("disk-full", "metric_threshold", "critical", "10m")
+        },
+        RuleConfig {
+            series: Some("memory.used_percent".into()),
+            op: Some(">".into()),
+            value: Some(95.0),
+            ..rule("memory-full", "metric_threshold", "critical", "10m")
+        },
+        rule("check-down", "check_down", "critical", "2m"),
+        RuleConfig {
+            value: Some(14.0),
+            ..rule("certificate-expiring", "cert_expiry", "warning", "0")
+        },
+        RuleConfig {
+            resolve_after: Some("15m".into()),
+            ..rule("brute-force", "bruteforce", "warning", "0")
+        },
+        rule("watchpost-health", "self_health", "critical", "1m"),
+    ]
+}
+
+/// Every rule in force: the defaults (unless turned off) with the file's
+/// entries replacing or adding. Entries that do not parse were refused by
+/// `config check` already and are skipped here.
+pub fn effective(config: &super::AlertsConfig) -> Vec<Rule> {
+    let mut entries = if config.default_rules {
+        defaults()
+    } else {
+        Vec::new()
+    };
+    for entry in &config.rules {
+        entries.retain(|d| d.id != entry.id);
+        entries.push(entry.clone());
+    }
+    entries
+        .iter()
+        .filter_map(|c| {
+            let mut rule = Rule::from_config(c, config.reminder()).ok()?;
+            if !config.rules.iter().any(|r| r.id == c.id) {
+                rule.origin = "default";
+            }
+            Some(rule)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_default_rule_parses_and_a_file_entry_replaces_one() {
+        let mut config = super::super::AlertsConfig::default();
+        assert_eq!(effective(&config).len(), defaults().len());
+        config.rules.push(RuleConfig {
+            id: "check-down".into(),
+            kind: "check_down".into(),
+            checks: vec!["homepage".into()],
+            for_: Some("5m".into()),
+            ..RuleConfig::default()
+        });
+        let rules = effective(&config);
+        assert_eq!(rules.len(), defaults().len());
+        let replaced = rules.iter().find(|r| r.id == "check-down").unwrap();
+        assert_eq!(replaced.for_s, 300);
+        assert_eq!(replaced.origin, "config");
+        assert_eq!(
+            replaced.kind,
+            Kind::CheckDown {
+                checks: vec!["homepage".into()]
+            }
+        );
+    }
+
+    #[test]
+    fn bad_entries_say_what_to_write() {
+        let reminder = Duration::from_secs(3600);
+        let bad = |c: RuleConfig| Rule::from_config(&c, reminder).unwrap_err();
+        let base = RuleConfig {
+            id: "r".into(),
+            kind: "metric_threshold".into(),
+            series: Some("memory.used_percent".into()),
+            value: Some(90.0),
+            ..RuleConfig::default()
+        };
+        assert!(
+            bad(RuleConfig {
+                op: Some("=>".into()),
+                ..base.clone()
+            })
+            .contains("op")
+        );
+        assert!(
+            bad(RuleConfig {
+                value: None,
+                ..base.clone()
+            })
+            .contains("value")
+        );
+        assert!(
+            bad(RuleConfig {
+                series: Some("x".into()),
+                ..base.clone()
+            })
+            .contains("series")
+        );
+        assert!(
+            bad(RuleConfig {
+                for_: Some("soon".into()),
+                ..base.clone()
+            })
+            .contains("for")
+        );
+        assert!(
+            bad(RuleConfig {
+                severity: Some("loud".into()),
+                ..base.clone()
+            })
+            .contains("severity")
+        );
+        assert!(
+            bad(RuleConfig {
+                runbook: Some("javascript:x".into()),
+                ..base
+            })
+            .contains("runbook")
+        );
+    }
+}

@@ -1,0 +1,746 @@
+//! The alerting service: evaluates every rule against the [`World`] it
+//! gathers, stores each transition and queues each notification in the same
+//! transaction, and delivers the outbox with retries, backoff, dead letters
+//! and a per-channel rate limit that folds bursts into one digest.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use super::AlertsConfig;
+use super::channels::{Channel, Message, Notification, Outgoing};
+use super::model::{Action, Instance, Notice, Observation, step};
+use super::observe::{Seen, World, observe};
+use super::repo::{self, InstanceRow, OutboxRow, Silence};
+use super::rules::Rule;
+use crate::audit_trail::{Actioned, Trail};
+use crate::bus::Signal;
+use crate::checks::Checks;
+use crate::clock::Clock;
+use crate::error::AppError;
+use crate::health::HealthState;
+use crate::host::Host;
+use crate::perf::Perf;
+use crate::store::{Store, StoreError};
+use crate::tasks::TaskBoard;
+
+/// How long a brute-force signal keeps its address's alert condition true.
+const BRUTE_FORCE_WINDOW_MS: i64 = 10 * 60_000;
+/// How long a task restart counts as Watchpost's health failing.
+const RESTART_WINDOW_MS: i64 = 10 * 60_000;
+/// A delivery attempt's time limit.
+const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+const FIRST_RETRY_MS: i64 = 5_000;
+const MAX_RETRY_MS: i64 = 30 * 60_000;
+
+/// Where the rules look.
+pub struct Sources {
+    pub checks: Arc<Checks>,
+    pub host: Arc<Host>,
+    pub perf: Arc<Perf>,
+    pub health: Arc<HealthState>,
+    pub tasks: TaskBoard,
+    pub bus: crate::bus::Bus,
+}
+
+/// Signals from the bus, remembered for the rules that count them.
+#[derive(Default)]
+struct Heard {
+    brute_force: HashMap<String, (i64, String)>,
+    bans: VecDeque<i64>,
+    restarts: HashMap<&'static str, (u32, i64)>,
+}
+
+pub struct Alerts {
+    pub store: Store,
+    pub clock: Clock,
+    trail: Trail,
+    pub rules: Vec<Rule>,
+    pub channels: Vec<Channel>,
+    rate_limit: i64,
+    max_attempts: i64,
+    pub sources: Sources,
+    heard: Mutex<Heard>,
+    client: reqwest::Client,
+    pub base_url: OnceLock<String>,
+    /// Woken when something is queued, so delivery need not wait for its tick.
+    pub queued: tokio::sync::Notify,
+}
+
+impl Alerts {
+    pub fn new(
+        config: &AlertsConfig,
+        store: Store,
+        clock: Clock,
+        trail: Trail,
+        sources: Sources,
+    ) -> anyhow::Result<Alerts> {
+        let channels = config
+            .channels
+            .iter()
+            .map(Channel::from_config)
+            .collect::<Result<Vec<_>, String>>()
+            .map_err(anyhow::Error::msg)?;
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let client = reqwest::Client::builder()
+            .user_agent(concat!("Watchpost/", env!("CARGO_PKG_VERSION")))
+            .timeout(SEND_TIMEOUT)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?;
+        Ok(Alerts {
+            store,
+            clock,
+            trail,
+            rules: super::rules::effective(config),
+            channels,
+            rate_limit: i64::from(config.rate_limit_per_minute.max(1)),
+            max_attempts: i64::from(config.max_attempts.max(1)),
+            sources,
+            heard: Mutex::new(Heard::default()),
+            client,
+            base_url: OnceLock::new(),
+            queued: tokio::sync::Notify::new(),
+        })
+    }
+
+    fn heard(&self) -> std::sync::MutexGuard<'_, Heard> {
+        self.heard.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Remembers a bus signal that a rule counts.
+    pub fn hear(&self, signal: &Signal) {
+        let now = self.clock.now_ms();
+        let mut heard = self.heard();
+        match signal {
+            Signal::BruteForce { ip, detector, .. } => {
+                heard
+                    .brute_force
+                    .insert(ip.clone(), (now, (*detector).to_string()));
+            }
+            Signal::BanCreated { .. } => heard.bans.push_back(now),
+            _ => {}
+        }
+    }
+
+    /// Everything the rules look at, now.
+    pub async fn world(&self) -> Result<World, AppError> {
+        let now = self.clock.now_ms();
+        let checks = self
+            .sources
+            .checks
+            .all()
+            .await?
+            .into_iter()
+            .filter(|c| !c.row.paused)
+            .map(|c| c.row)
+            .collect();
+        let mut self_failing: Vec<String> = self
+            .sources
+            .health
+            .failing()
+            .await
+            .iter()
+            .map(|f| {
+                serde_json::to_value(f)
+                    .ok()
+                    .and_then(|v| v.as_str().map(String::from))
+                    .unwrap_or_default()
+            })
+            .collect();
+        let statuses = self.sources.tasks.read();
+        let mut heard = self.heard();
+        for (name, status) in statuses {
+            let seen = heard.restarts.entry(name).or_insert((status.restarts, 0));
+            if status.restarts > seen.0 {
+                *seen = (status.restarts, now);
+            }
+            if seen.1 > 0 && now - seen.1 < RESTART_WINDOW_MS {
+                self_failing.push(format!("task:{name}"));
+            }
+        }
+        heard
+            .brute_force
+            .retain(|_, (at, _)| now - *at < BRUTE_FORCE_WINDOW_MS);
+        while heard.bans.front().is_some_and(|t| now - t >= 3_600_000) {
+            heard.bans.pop_front();
+        }
+        let mut brute_force: Vec<(String, String)> = heard
+            .brute_force
+            .iter()
+            .map(|(ip, (_, d))| (ip.clone(), d.clone()))
+            .collect();
+        brute_force.sort();
+        let bans_last_hour = heard.bans.len();
+        drop(heard);
+        let regressions = self
+            .sources
+            .perf
+            .active_regressions()
+            .into_iter()
+            .map(|((source, route, method), active)| {
+                (source, method, route, format!("{:?}", active.reason))
+            })
+            .collect();
+        Ok(World {
+            checks,
+            host: self.sources.host.latest(),
+            regressions,
+            self_failing,
+            brute_force,
+            bans_last_hour,
+        })
+    }
+
+    /// One evaluation of every rule: transitions stored, notifications queued.
+    pub async fn evaluate(&self) -> Result<usize, AppError> {
+        let world = self.world().await?;
+        let now = self.clock.now_ms();
+        let (stored, silences) = self
+            .store
+            .read(move |c| Ok((repo::instances(c)?, repo::silences(c, now)?)))
+            .await?;
+        let mut stored: HashMap<(String, String), InstanceRow> = stored
+            .into_iter()
+            .map(|r| ((r.rule_id.clone(), r.subject.clone()), r))
+            .collect();
+        let mut writes: Vec<Write> = Vec::new();
+        for rule in self.rules.iter().filter(|r| r.enabled) {
+            let mut seen_now = observe(rule, &world);
+            // Subjects seen before but gone now (a deleted check) are clear.
+            for ((rule_id, subject), row) in &stored {
+                if *rule_id == rule.id && !seen_now.iter().any(|s| s.subject == *subject) {
+                    seen_now.push(Seen {
+                        subject: subject.clone(),
+                        active: false,
+                        summary: row.summary.clone(),
+                        maintenance: false,
+                    });
+                }
+            }
+            for seen in seen_now {
+                let before = stored
+                    .remove(&(rule.id.clone(), seen.subject.clone()))
+                    .and_then(|r| r.state)
+                    .unwrap_or_else(|| Instance::new(now));
+                let silenced = seen.maintenance
+                    || silences.iter().any(|s| covers(s, rule, &seen.subject, now));
+                let observation = Observation {
+                    active: seen.active,
+                    silenced,
+                };
+                let (after, actions) = step(before.clone(), observation, now, rule.timing());
+                if after != before || !actions.is_empty() {
+                    writes.push(self.write_for(rule, seen, after, actions, now));
+                }
+            }
+        }
+        let changed = writes.len();
+        if changed > 0 {
+            let queued = writes.iter().any(|w| !w.outbox.is_empty());
+            self.store
+                .write(move |c| {
+                    for w in &writes {
+                        repo::save_instance(
+                            c,
+                            &w.rule_id,
+                            &w.subject,
+                            &w.instance,
+                            &w.summary,
+                            &w.severity,
+                        )?;
+                        for (event, summary) in &w.events {
+                            repo::add_event(c, now, &w.rule_id, &w.subject, event, summary)?;
+                        }
+                        for (channel, key, body) in &w.outbox {
+                            repo::enqueue(c, channel, key, body, now)?;
+                        }
+                    }
+                    Ok(())
+                })
+                .await?;
+            if queued {
+                self.queued.notify_one();
+            }
+        }
+        Ok(changed)
+    }
+
+    fn write_for(
+        &self,
+        rule: &Rule,
+        seen: Seen,
+        after: Instance,
+        actions: Vec<Action>,
+        now: i64,
+    ) -> Write {
+        let mut events = Vec::new();
+        let mut outbox = Vec::new();
+        for action in actions {
+            match action {
+                Action::Transition { to, .. } => {
+                    events.push((to.as_str().to_string(), seen.summary.clone()))
+                }
+                Action::Flapping => events.push(("flapping".into(), seen.summary.clone())),
+                Action::Notify(notice) => {
+                    if notice == Notice::Resolved {
+                        events.push(("resolved".into(), seen.summary.clone()));
+                    }
+                    let started = if notice == Notice::Resolved {
+                        now
+                    } else {
+                        after.since_ms
+                    };
+                    for channel in self.channels_of(rule) {
+                        let n = self.notification(rule, &seen, notice, started, &channel.id);
+                        let body = serde_json::to_string(&n).unwrap_or_default();
+                        outbox.push((channel.id.clone(), n.idempotency_key, body));
+                    }
+                    if self.channels_of(rule).next().is_some() {
+                        events.push(("notified".into(), format!("{} sent", notice.as_str())));
+                    }
+                }
+            }
+        }
+        Write {
+            rule_id: rule.id.clone(),
+            subject: seen.subject,
+            instance: after,
+            summary: seen.summary,
+            severity: rule.severity.as_str().into(),
+            events,
+            outbox,
+        }
+    }
+
+    fn channels_of<'a>(&'a self, rule: &'a Rule) -> impl Iterator<Item = &'a Channel> + 'a {
+        self.channels
+            .iter()
+            .filter(move |c| rule.channels.is_empty() || rule.channels.contains(&c.id))
+    }
+
+    fn notification(
+        &self,
+        rule: &Rule,
+        seen: &Seen,
+        notice: Notice,
+        started_ms: i64,
+        channel: &str,
+    ) -> Notification {
+        Notification {
+            rule: rule.id.clone(),
+            status: if notice == Notice::Resolved {
+                "resolved"
+            } else {
+                "firing"
+            }
+            .into(),
+            notice: notice.as_str().into(),
+            severity: rule.severity.as_str().into(),
+            summary: seen.summary.clone(),
+            subject: seen.subject.clone(),
+            started_at: rfc3339(started_ms),
+            idempotency_key: format!("{}-{channel}", uuid::Uuid::now_v7()),
+            labels: rule.labels.clone(),
+            runbook: rule.runbook.clone(),
+            url: format!("{}/alerts", self.base_url.get().map_or("", String::as_str)),
+        }
+    }
+
+    /// Sends what is due. Per channel: within the rate limit each goes on
+    /// its own; over it, everything due goes as one digest once the minute
+    /// allows. Returns how many notifications went out.
+    pub async fn deliver_due(&self) -> Result<usize, AppError> {
+        let now = self.clock.now_ms();
+        let due = self.store.read(move |c| repo::due(c, now, 500)).await?;
+        let mut sent = 0;
+        for channel in &self.channels {
+            let mine: Vec<OutboxRow> = due
+                .iter()
+                .filter(|r| r.channel_id == channel.id)
+                .cloned()
+                .collect();
+            if mine.is_empty() {
+                continue;
+            }
+            let id = channel.id.clone();
+            let recent = self
+                .store
+                .read(move |c| repo::sent_since(c, &id, now - 60_000))
+                .await?;
+            let room = (self.rate_limit - recent).max(0);
+            let batches: Vec<Vec<OutboxRow>> =
+                if i64::try_from(mine.len()).unwrap_or(i64::MAX) <= room {
+                    mine.into_iter().map(|r| vec![r]).collect()
+                } else if room > 0 {
+                    vec![mine]
+                } else {
+                    Vec::new()
+                };
+            for batch in batches {
+                sent += self.send_batch(channel, batch, now).await?;
+            }
+        }
+        Ok(sent)
+    }
+
+    async fn send_batch(
+        &self,
+        channel: &Channel,
+        batch: Vec<OutboxRow>,
+        now: i64,
+    ) -> Result<usize, AppError> {
+        let notes: Vec<Notification> = batch
+            .iter()
+            .filter_map(|r| serde_json::from_str(&r.body).ok())
+            .collect();
+        let ids: Vec<i64> = batch.iter().map(|r| r.id).collect();
+        let (message, digest_key) = if batch.len() == 1 {
+            match notes.into_iter().next() {
+                Some(n) => (Message::One(Box::new(n)), None),
+                None => {
+                    self.store
+                        .write(move |c| {
+                            repo::mark_failed(
+                                c,
+                                &ids,
+                                "the stored notification is not readable",
+                                None,
+                            )
+                        })
+                        .await?;
+                    return Ok(0);
+                }
+            }
+        } else {
+            let key = format!("digest-{}-{}", uuid::Uuid::now_v7(), channel.id);
+            (
+                Message::Digest {
+                    digest: true,
+                    idempotency_key: key.clone(),
+                    notifications: notes,
+                },
+                Some(key),
+            )
+        };
+        let outgoing = channel.request(&message, now / 1000);
+        let result = self.send(&outgoing).await;
+        let attempts = batch.iter().map(|r| r.attempts).max().unwrap_or(0) + 1;
+        let count = ids.len();
+        match result {
+            Ok(()) => {
+                self.store
+                    .write(move |c| repo::mark_sent(c, &ids, now, digest_key.as_deref()))
+                    .await?;
+                Ok(count)
+            }
+            Err(error) => {
+                tracing::warn!(channel = %channel.id, attempts, error = %error, "alert delivery failed");
+                let next = (attempts < self.max_attempts).then(|| now + backoff_ms(attempts));
+                self.store
+                    .write(move |c| repo::mark_failed(c, &ids, &error, next))
+                    .await?;
+                Ok(0)
+            }
+        }
+    }
+
+    async fn send(&self, outgoing: &Outgoing) -> Result<(), String> {
+        let mut request = self.client.post(&outgoing.url).body(outgoing.body.clone());
+        for (name, value) in &outgoing.headers {
+            request = request.header(name, value);
+        }
+        let response = request.send().await.map_err(|e| describe(&e))?;
+        let status = response.status();
+        if status.is_success() {
+            Ok(())
+        } else {
+            Err(format!("the receiver answered {status}"))
+        }
+    }
+
+    /// Queues a test notification on `channel_id`, audited.
+    pub async fn send_test(&self, channel_id: &str, by: &Actioned) -> Result<(), AppError> {
+        let channel = self
+            .channels
+            .iter()
+            .find(|c| c.id == channel_id)
+            .ok_or(AppError::NotFound)?;
+        let now = self.clock.now_ms();
+        let rule = Rule {
+            id: "test".into(),
+            kind: super::rules::Kind::SelfHealth,
+            enabled: true,
+            severity: super::rules::Severity::Info,
+            labels: Default::default(),
+            channels: Vec::new(),
+            runbook: None,
+            for_s: 0,
+            resolve_after_s: 0,
+            reminder_s: 0,
+            origin: "test",
+        };
+        let seen = Seen {
+            subject: format!("channel:{}", channel.id),
+            active: true,
+            summary: format!(
+                "A test notification from Watchpost to channel {:?}",
+                channel.id
+            ),
+            maintenance: false,
+        };
+        let n = self.notification(&rule, &seen, Notice::Firing, now, &channel.id);
+        let body = serde_json::to_string(&n).unwrap_or_default();
+        let (id, key) = (channel.id.clone(), n.idempotency_key.clone());
+        let entry = by.entry("alert.channel_tested", format!("channel:{id}"));
+        let trail = self.trail.clone();
+        self.store
+            .write(move |c| {
+                repo::enqueue(c, &id, &key, &body, now)?;
+                trail.append(c, now, &entry)?;
+                Ok(())
+            })
+            .await?;
+        self.queued.notify_one();
+        Ok(())
+    }
+
+    /// Starts a silence, audited. `minutes` from now, with a comment.
+    pub async fn add_silence(
+        &self,
+        mut silence: Silence,
+        minutes: i64,
+        by: &Actioned,
+        who: &str,
+    ) -> Result<Silence, AppError> {
+        if !(1..=60 * 24 * 90).contains(&minutes) {
+            return Err(AppError::BadRequest(
+                "minutes must be between 1 and 129600 (90 days)".into(),
+            ));
+        }
+        if silence.comment.trim().is_empty() || silence.comment.chars().count() > 500 {
+            return Err(AppError::BadRequest(
+                "say why in a comment of 1 to 500 characters".into(),
+            ));
+        }
+        if !silence.rule_id.is_empty() && !self.rules.iter().any(|r| r.id == silence.rule_id) {
+            return Err(AppError::BadRequest(format!(
+                "{:?} is not a rule id",
+                silence.rule_id
+            )));
+        }
+        if !silence.label.is_empty() && !silence.label.contains('=') {
+            return Err(AppError::BadRequest(
+                "label must be written name=value".into(),
+            ));
+        }
+        if [&silence.subject, &silence.label]
+            .iter()
+            .any(|t| t.chars().count() > 200 || t.chars().any(char::is_control))
+        {
+            return Err(AppError::BadRequest(
+                "subject and label must be at most 200 printable characters".into(),
+            ));
+        }
+        let now = self.clock.now_ms();
+        silence.starts_ms = now;
+        silence.ends_ms = now + minutes * 60_000;
+        silence.created_ms = now;
+        silence.created_by = who.to_string();
+        let entry = by
+            .entry(
+                "alert.silenced",
+                format!(
+                    "rule:{}",
+                    if silence.rule_id.is_empty() {
+                        "*"
+                    } else {
+                        &silence.rule_id
+                    }
+                ),
+            )
+            .detail("subject", silence.subject.clone())
+            .detail("label", silence.label.clone())
+            .detail("minutes", minutes)
+            .pii_detail("comment", silence.comment.clone());
+        let (trail, s) = (self.trail.clone(), silence.clone());
+        silence.id = self
+            .store
+            .write(move |c| {
+                let id = repo::add_silence(c, &s)?;
+                trail.append(c, now, &entry)?;
+                Ok(id)
+            })
+            .await?;
+        Ok(silence)
+    }
+
+    /// Ends a silence now, audited.
+    pub async fn end_silence(&self, id: i64, by: &Actioned) -> Result<(), AppError> {
+        let now = self.clock.now_ms();
+        let entry = by.entry("alert.silence_ended", format!("silence:{id}"));
+        let trail = self.trail.clone();
+        let ended = self
+            .store
+            .write(move |c| {
+                let ended = repo::end_silence(c, id, now)?;
+                if ended {
+                    trail.append(c, now, &entry)?;
+                }
+                Ok(ended)
+            })
+            .await?;
+        if ended {
+            Ok(())
+        } else {
+            Err(AppError::NotFound)
+        }
+    }
+
+    /// A dead letter queued again, audited.
+    pub async fn retry(&self, id: i64, by: &Actioned) -> Result<(), AppError> {
+        let now = self.clock.now_ms();
+        let entry = by.entry("alert.delivery_retried", format!("notification:{id}"));
+        let trail = self.trail.clone();
+        let done = self
+            .store
+            .write(move |c| {
+                let done = repo::requeue(c, id, now)?;
+                if done {
+                    trail.append(c, now, &entry)?;
+                }
+                Ok(done)
+            })
+            .await?;
+        if !done {
+            return Err(AppError::NotFound);
+        }
+        self.queued.notify_one();
+        Ok(())
+    }
+
+    /// The stored history, for the pages and the API.
+    pub async fn snapshot(
+        &self,
+    ) -> Result<
+        (
+            Vec<InstanceRow>,
+            Vec<repo::EventRow>,
+            Vec<Silence>,
+            Vec<OutboxRow>,
+        ),
+        StoreError,
+    > {
+        let now = self.clock.now_ms();
+        self.store
+            .read(move |c| {
+                Ok((
+                    repo::instances(c)?,
+                    repo::events(c, 200)?,
+                    repo::silences(c, now)?,
+                    repo::outbox(c, None, 200)?,
+                ))
+            })
+            .await
+    }
+}
+
+/// What one evaluation writes for one instance.
+struct Write {
+    rule_id: String,
+    subject: String,
+    instance: Instance,
+    summary: String,
+    severity: String,
+    events: Vec<(String, String)>,
+    outbox: Vec<(String, String, String)>,
+}
+
+/// Whether `silence` covers `rule` on `subject` at `now_ms`.
+pub fn covers(silence: &Silence, rule: &Rule, subject: &str, now_ms: i64) -> bool {
+    let label_matches = silence.label.split_once('=').is_none_or(|(name, value)| {
+        rule.labels
+            .get(name.trim())
+            .is_some_and(|v| v == value.trim())
+    });
+    silence.starts_ms <= now_ms
+        && now_ms < silence.ends_ms
+        && (silence.rule_id.is_empty() || silence.rule_id == rule.id)
+        && subject.starts_with(&silence.subject)
+        && label_matches
+}
+
+/// Exponential backoff with jitter: 5 s, 10 s, 20 s … up to 30 min, ±25 %.
+pub fn backoff_ms(attempts: i64) -> i64 {
+    let exp = u32::try_from(attempts.clamp(1, 20) - 1).unwrap_or(0);
+    let base = FIRST_RETRY_MS.saturating_mul(1i64 << exp).min(MAX_RETRY_MS);
+    let jitter = i64::from(uuid::Uuid::new_v4().as_bytes()[0]) * base / 1020 - base / 8;
+    base + jitter
+}
+
+fn describe(e: &reqwest::Error) -> String {
+    if e.is_timeout() {
+        "the receiver did not answer in time".into()
+    } else if e.is_connect() {
+        "the receiver could not be reached (connection failed)".into()
+    } else {
+        "the request failed before an answer".into()
+    }
+}
+
+fn rfc3339(ms: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_within_its_jitter_and_is_capped() {
+        for attempts in 1..30 {
+            let base = (FIRST_RETRY_MS << (attempts.min(20) - 1)).min(MAX_RETRY_MS);
+            let b = backoff_ms(attempts);
+            assert!(
+                b >= base - base / 8 && b <= base + base / 8,
+                "{attempts}: {b}"
+            );
+        }
+    }
+
+    #[test]
+    fn silences_match_by_rule_subject_and_label() {
+        let mut rule = super::super::rules::effective(&AlertsConfig::default())
+            .into_iter()
+            .find(|r| r.id == "check-down")
+            .unwrap();
+        rule.labels.insert("team".into(), "web".into());
+        let s = |rule_id: &str, subject: &str, label: &str| Silence {
+            id: 1,
+            rule_id: rule_id.into(),
+            subject: subject.into(),
+            label: label.into(),
+            starts_ms: 0,
+            ends_ms: 100,
+            created_by: "a".into(),
+            comment: "c".into(),
+            created_ms: 0,
+        };
+        assert!(covers(&s("", "", ""), &rule, "check:web", 50));
+        assert!(covers(
+            &s("check-down", "check:", "team=web"),
+            &rule,
+            "check:web",
+            50
+        ));
+        assert!(!covers(&s("disk-full", "", ""), &rule, "check:web", 50));
+        assert!(!covers(&s("", "check:api", ""), &rule, "check:web", 50));
+        assert!(!covers(&s("", "", "team=db"), &rule, "check:web", 50));
+        assert!(!covers(&s("", "", ""), &rule, "check:web", 100), "ended");
+    }
+}

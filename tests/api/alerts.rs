@@ -1,0 +1,467 @@
+//! Alerting end to end: a check goes down and a loopback webhook receiver
+//! gets one signed firing notification, then one resolved; a failing
+//! receiver is retried with backoff and dead-lettered; a notification
+//! queued before a restart is delivered after it, once, with its key;
+//! viewers read, admins silence and test channels.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use reqwest::Method;
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+use crate::browser::{Browser, app_with_admin_and, viewer};
+use crate::checks::{create, run};
+use crate::helpers::{TestApp, spawn_app_in, test_config};
+use crate::targets::{HttpTarget, Reply};
+use crate::threats::{db_rows, eventually};
+use watchpost::alerts::{ChannelConfig, RuleConfig};
+use watchpost::config::{Config, Secret};
+
+/// One request as the receiver got it.
+#[derive(Debug, Clone)]
+struct Received {
+    path: String,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Received {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap()
+    }
+}
+
+/// A loopback HTTP receiver that records every request and answers with
+/// the status it is set to.
+#[derive(Clone)]
+struct Receiver {
+    url: String,
+    got: Arc<Mutex<Vec<Received>>>,
+    status: Arc<Mutex<u16>>,
+}
+
+impl Receiver {
+    async fn start() -> Receiver {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        let receiver = Receiver {
+            url,
+            got: Arc::default(),
+            status: Arc::new(Mutex::new(200)),
+        };
+        let r = receiver.clone();
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                let r = r.clone();
+                tokio::spawn(async move {
+                    let mut buf = Vec::new();
+                    let mut chunk = [0u8; 4096];
+                    let (head_end, length) = loop {
+                        let n = stream.read(&mut chunk).await.unwrap_or(0);
+                        if n == 0 {
+                            return;
+                        }
+                        buf.extend_from_slice(&chunk[..n]);
+                        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                            let head = String::from_utf8_lossy(&buf[..end]).to_lowercase();
+                            let length = head
+                                .lines()
+                                .find_map(|l| l.strip_prefix("content-length:"))
+                                .and_then(|v| v.trim().parse::<usize>().ok())
+                                .unwrap_or(0);
+                            break (end + 4, length);
+                        }
+                    };
+                    while buf.len() < head_end + length {
+                        let n = stream.read(&mut chunk).await.unwrap_or(0);
+                        if n == 0 {
+                            break;
+                        }
+                        buf.extend_from_slice(&chunk[..n]);
+                    }
+                    let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
+                    let mut lines = head.lines();
+                    let path = lines
+                        .next()
+                        .and_then(|l| l.split(' ').nth(1))
+                        .unwrap_or("")
+                        .to_string();
+                    let headers = lines
+                        .filter_map(|l| l.split_once(':'))
+                        .map(|(n, v)| (n.trim().to_string(), v.trim().to_string()))
+                        .collect();
+                    r.got.lock().unwrap().push(Received {
+                        path,
+                        headers,
+                        body: buf[head_end..].to_vec(),
+                    });
+                    let status = *r.status.lock().unwrap();
+                    let reply = format!(
+                        "HTTP/1.1 {status} X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+                    );
+                    let _ = stream.write_all(reply.as_bytes()).await;
+                });
+            }
+        });
+        receiver
+    }
+
+    fn got(&self) -> Vec<Received> {
+        self.got.lock().unwrap().clone()
+    }
+
+    fn answer(&self, status: u16) {
+        *self.status.lock().unwrap() = status;
+    }
+}
+
+const SECRET: &str = "an-outbound-signing-secret";
+
+/// Alerting at a 1 s tick, one signed webhook channel and one rule that
+/// fires as soon as a check is down; no default rules, so only it speaks.
+fn alerting(config: &mut Config, receiver: &Receiver, secret_file: &std::path::Path) {
+    std::fs::write(secret_file, SECRET).unwrap();
+    config.alerts.evaluate_every = "1s".into();
+    config.alerts.default_rules = false;
+    config.alerts.max_attempts = 2;
+    config.alerts.channels.push(ChannelConfig {
+        id: "ops-hook".into(),
+        kind: "webhook".into(),
+        url: Some(Secret::new(receiver.url.clone())),
+        secret_file: Some(secret_file.to_path_buf()),
+        ..ChannelConfig::default()
+    });
+    config.alerts.rules.push(RuleConfig {
+        id: "site-down".into(),
+        kind: "check_down".into(),
+        severity: Some("critical".into()),
+        runbook: Some("https://wiki.example.com/site".into()),
+        channels: vec!["ops-hook".into()],
+        ..RuleConfig::default()
+    });
+}
+
+async fn down_check(admin: &Browser, target: &HttpTarget) {
+    target.set(Reply {
+        status: 500,
+        ..Reply::default()
+    });
+    create(
+        admin,
+        json!({"id": "site", "name": "Site", "kind": "http", "url": target.url("/"), "interval": "1h", "fail_after": 1}),
+    )
+    .await;
+    run(admin, "site").await;
+}
+
+async fn eventually_async<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..100 {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{what} did not happen within 10 s");
+}
+
+#[tokio::test]
+async fn a_down_check_fires_once_signed_and_resolves_once() {
+    let receiver = Receiver::start().await;
+    let target = HttpTarget::start().await;
+    let secrets = tempfile::tempdir().unwrap();
+    let secret_file = secrets.path().join("hook-secret");
+    let (app, admin) = app_with_admin_and(|c| alerting(c, &receiver, &secret_file)).await;
+    down_check(&admin, &target).await;
+    eventually("the firing notification arrives", || {
+        !receiver.got().is_empty()
+    })
+    .await;
+    // Several more evaluations while it stays down send nothing more.
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    let got = receiver.got();
+    assert_eq!(got.len(), 1, "one notification per firing: {got:?}");
+    let firing = &got[0];
+    assert_eq!(firing.path, "/hook");
+    let body = firing.json();
+    assert_eq!(body["rule"], "site-down");
+    assert_eq!(body["status"], "firing");
+    assert_eq!(body["severity"], "critical");
+    assert_eq!(body["subject"], "check:site");
+    assert_eq!(body["runbook"], "https://wiki.example.com/site");
+    assert!(body["summary"].as_str().unwrap().contains("Site is down"));
+    assert!(body["started_at"].as_str().unwrap().ends_with('Z'));
+    let key = body["idempotency_key"].as_str().unwrap();
+    assert_eq!(firing.header("idempotency-key"), Some(key));
+    // The signature is the inbound hooks' scheme over "<timestamp>.<body>".
+    let ts: i64 = firing
+        .header("x-watchpost-timestamp")
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(
+        firing.header("x-watchpost-signature"),
+        Some(watchpost::http::signature::sign(SECRET.as_bytes(), ts, &firing.body).as_str())
+    );
+
+    target.set(Reply::default());
+    run(&admin, "site").await;
+    eventually("the resolved notification arrives", || {
+        receiver.got().len() == 2
+    })
+    .await;
+    let resolved = receiver.got()[1].json();
+    assert_eq!(resolved["status"], "resolved");
+    assert_ne!(resolved["idempotency_key"], body["idempotency_key"]);
+    let events: Vec<String> = db_rows(
+        &app,
+        "SELECT event FROM alert_events WHERE rule_id = 'site-down' ORDER BY id",
+    )
+    .into_iter()
+    .map(|r| r[0].clone())
+    .collect();
+    assert_eq!(
+        events,
+        [
+            "pending", "firing", "notified", "inactive", "resolved", "notified"
+        ]
+    );
+    let page = admin.get("/alerts").await.text().await.unwrap();
+    assert!(
+        page.contains("site-down") && page.contains("Delivery log"),
+        "{page}"
+    );
+}
+
+#[tokio::test]
+async fn a_failing_receiver_is_retried_then_dead_lettered_and_can_be_retried() {
+    let receiver = Receiver::start().await;
+    receiver.answer(500);
+    let target = HttpTarget::start().await;
+    let secrets = tempfile::tempdir().unwrap();
+    let secret_file = secrets.path().join("hook-secret");
+    let (app, admin) = app_with_admin_and(|c| alerting(c, &receiver, &secret_file)).await;
+    down_check(&admin, &target).await;
+    eventually("a first attempt", || receiver.got().len() == 1).await;
+    let queued = db_rows(
+        &app,
+        "SELECT status, attempts, last_error FROM alert_outbox",
+    );
+    assert_eq!(
+        queued,
+        [[
+            "queued",
+            "1",
+            "the receiver answered 500 Internal Server Error"
+        ]]
+    );
+    // The backoff holds the next attempt back until its time comes.
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    assert_eq!(receiver.got().len(), 1, "no retry before the backoff");
+    app.clock.advance(Duration::from_secs(10));
+    eventually("the second attempt", || receiver.got().len() == 2).await;
+    let got = receiver.got();
+    assert_eq!(
+        got[0].header("idempotency-key"),
+        got[1].header("idempotency-key")
+    );
+    let dead = admin.get("/api/v1/alerts/notifications?status=dead").await;
+    let dead: Value = dead.json().await.unwrap();
+    assert_eq!(
+        dead.as_array().unwrap().len(),
+        1,
+        "max_attempts = 2: {dead}"
+    );
+    assert_eq!(dead[0]["attempts"], 2);
+    let page = admin.get("/alerts").await.text().await.unwrap();
+    assert!(page.contains("Undelivered") && page.contains("answered 500"));
+
+    receiver.answer(200);
+    let id = dead[0]["id"].as_i64().unwrap();
+    let res = admin
+        .api(
+            Method::POST,
+            &format!("/api/v1/alerts/notifications/{id}/retry"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(res.status(), 204);
+    eventually("the retried delivery", || receiver.got().len() == 3).await;
+    eventually_async("it is marked sent", || async {
+        db_rows(&app, "SELECT status FROM alert_outbox") == [["sent"]]
+    })
+    .await;
+    let res = admin
+        .api(
+            Method::POST,
+            &format!("/api/v1/alerts/notifications/{id}/retry"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(res.status(), 404, "only a dead letter is retried");
+    assert_eq!(
+        db_rows(
+            &app,
+            "SELECT COUNT(*) FROM audit_trail WHERE action = 'alert.delivery_retried'"
+        ),
+        [["1"]]
+    );
+}
+
+#[tokio::test]
+async fn a_notification_queued_before_a_restart_is_delivered_once_after_it() {
+    let receiver = Receiver::start().await;
+    let target = HttpTarget::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let secret_file = dir.path().join("hook-secret");
+    let mut config = test_config(dir.path());
+    config.admin_email = Some(crate::browser::ADMIN_EMAIL.into());
+    config.admin_password = Some(Secret::new(crate::browser::ADMIN_PASSWORD));
+    alerting(&mut config, &receiver, &secret_file);
+    // The receiver is unreachable at first: point the channel at a closed port.
+    let closed = crate::targets::closed_port().await;
+    config.alerts.channels[0].url = Some(Secret::new(format!("http://{closed}/hook")));
+    config.alerts.max_attempts = 10;
+    let app = spawn_app_in(config.clone()).await;
+    let admin = Browser::new(&app);
+    admin
+        .login(crate::browser::ADMIN_EMAIL, crate::browser::ADMIN_PASSWORD)
+        .await;
+    down_check(&admin, &target).await;
+    eventually("a failed attempt", || {
+        db_rows(&app, "SELECT attempts FROM alert_outbox") == [["1"]]
+    })
+    .await;
+    let key = db_rows(&app, "SELECT idempotency_key FROM alert_outbox")[0][0].clone();
+    drop(admin);
+    let kept: TestApp = app;
+    let _dir = kept.stop().await;
+
+    config.alerts.channels[0].url = Some(Secret::new(receiver.url.clone()));
+    let again = spawn_app_in(config).await;
+    again.clock.advance(Duration::from_secs(60));
+    eventually("the delivery after the restart", || {
+        !receiver.got().is_empty()
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(2_000)).await;
+    let got = receiver.got();
+    assert_eq!(got.len(), 1, "delivered once: {got:?}");
+    assert_eq!(got[0].header("idempotency-key"), Some(key.as_str()));
+    assert_eq!(
+        db_rows(&again, "SELECT status FROM alert_outbox"),
+        [["sent"]],
+        "no second notification was queued for the same firing"
+    );
+}
+
+#[tokio::test]
+async fn viewers_read_and_admins_silence_and_test_channels() {
+    let receiver = Receiver::start().await;
+    let secrets = tempfile::tempdir().unwrap();
+    let secret_file = secrets.path().join("hook-secret");
+    let (app, admin) = app_with_admin_and(|c| alerting(c, &receiver, &secret_file)).await;
+    let v = viewer(&app, &admin).await;
+    let overview: Value = v.get("/api/v1/alerts").await.json().await.unwrap();
+    assert_eq!(overview["rules"][0]["id"], "site-down");
+    assert_eq!(overview["channels"][0]["target"], "http://127.0.0.1");
+    assert!(
+        !overview.to_string().contains("/hook"),
+        "a channel's URL path is never shown"
+    );
+    assert_eq!(v.get("/alerts").await.status(), 200);
+    let silence = json!({"rule_id": "site-down", "minutes": 30, "comment": "deploying"});
+    let res = v
+        .api(Method::POST, "/api/v1/alerts/silences", silence.clone())
+        .await;
+    assert_eq!(res.status(), 403);
+    let res = v
+        .api(
+            Method::POST,
+            "/api/v1/alerts/channels/ops-hook/test",
+            json!({}),
+        )
+        .await;
+    assert_eq!(res.status(), 403);
+
+    for (bad, says) in [
+        (json!({"minutes": 0, "comment": "x"}), "minutes"),
+        (json!({"minutes": 5, "comment": ""}), "comment"),
+        (
+            json!({"rule_id": "nope", "minutes": 5, "comment": "x"}),
+            "not a rule",
+        ),
+        (
+            json!({"label": "team", "minutes": 5, "comment": "x"}),
+            "name=value",
+        ),
+        (json!({"minutes": "soon"}), "JSON"),
+    ] {
+        let res = admin
+            .api(Method::POST, "/api/v1/alerts/silences", bad)
+            .await;
+        assert_eq!(res.status(), 400);
+        assert!(res.text().await.unwrap().contains(says), "{says}");
+    }
+    let res = admin
+        .api(Method::POST, "/api/v1/alerts/silences", silence)
+        .await;
+    assert_eq!(res.status(), 201);
+    let made: Value = res.json().await.unwrap();
+    let listed: Value = v.get("/api/v1/alerts/silences").await.json().await.unwrap();
+    assert_eq!(listed[0]["comment"], "deploying");
+    let id = made["id"].as_i64().unwrap();
+    let end = format!("/api/v1/alerts/silences/{id}/end");
+    assert_eq!(admin.api(Method::POST, &end, json!({})).await.status(), 204);
+    assert_eq!(admin.api(Method::POST, &end, json!({})).await.status(), 404);
+
+    let res = admin
+        .api(
+            Method::POST,
+            "/api/v1/alerts/channels/ops-hook/test",
+            json!({}),
+        )
+        .await;
+    assert_eq!(res.status(), 202);
+    eventually("the test notification arrives", || {
+        !receiver.got().is_empty()
+    })
+    .await;
+    assert!(
+        receiver.got()[0].json()["summary"]
+            .as_str()
+            .unwrap()
+            .contains("test notification")
+    );
+    let res = admin
+        .api(Method::POST, "/api/v1/alerts/channels/nope/test", json!({}))
+        .await;
+    assert_eq!(res.status(), 404);
+    let actions = db_rows(
+        &app,
+        "SELECT action FROM audit_trail WHERE action LIKE 'alert.%' ORDER BY id",
+    );
+    assert_eq!(
+        actions,
+        [
+            ["alert.silenced"],
+            ["alert.silence_ended"],
+            ["alert.channel_tested"]
+        ]
+    );
+    let bad = admin.get("/api/v1/alerts/notifications?status=lost").await;
+    assert_eq!(bad.status(), 400);
+}
