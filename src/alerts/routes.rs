@@ -376,13 +376,14 @@ async fn alerts_page(
     page(&data, false)
 }
 
+/// Every field has a default, so a request without the right is refused
+/// (403) before a missing field is reported.
 #[derive(Deserialize)]
+#[serde(default)]
+#[derive(Default)]
 struct SilenceForm {
-    #[serde(default)]
     rule_id: String,
-    #[serde(default)]
     subject: String,
-    #[serde(default)]
     label: String,
     minutes: String,
     comment: String,

@@ -464,4 +464,27 @@ async fn viewers_read_and_admins_silence_and_test_channels() {
     );
     let bad = admin.get("/api/v1/alerts/notifications?status=lost").await;
     assert_eq!(bad.status(), 400);
+    // The page's form makes a silence too.
+    let res = admin
+        .submit(
+            "/alerts",
+            "/alerts/silences",
+            &[
+                ("rule_id", "site-down"),
+                ("minutes", "15"),
+                ("comment", "from the form"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    let page = admin.get("/alerts").await.text().await.unwrap();
+    assert!(page.contains("from the form"), "{page}");
+    let res = admin
+        .submit(
+            "/alerts",
+            "/alerts/silences",
+            &[("minutes", "soon"), ("comment", "x")],
+        )
+        .await;
+    assert_eq!(res.status(), 400);
 }

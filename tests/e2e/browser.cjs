@@ -254,6 +254,17 @@ async function checksFlow(browser, page) {
   await shot(pub, 'status-page');
   await anon.close();
   console.log('ok status page: public, shows the outage, hides the target and error');
+
+  // The shop-down rule (for = 5s) fires while the target is down; bringing
+  // it back on the same port resolves it.
+  await until(page, `${base}/alerts`, '#firing', 'shop-down', 30);
+  await shot(page, 'alerts-firing');
+  console.log('ok alerts: shop-down fires on the alerts page');
+  await new Promise((resolve) => target.listen(Number(new URL(url).port), '127.0.0.1', resolve));
+  await until(page, `${base}/checks/shop`, '#check-state', 'Up', 40);
+  await until(page, `${base}/alerts`, '#history', 'resolved', 30);
+  await shot(page, 'alerts');
+  console.log('ok alerts: the target came back and the alert resolved');
 }
 
 async function viewerFlow(browser) {

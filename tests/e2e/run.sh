@@ -49,6 +49,45 @@ base="http://127.0.0.1:$port"
 say "watchpost dev seed-metrics --days 30 (synthetic history for the screenshots)"
 (cd "$work" && "$bin" dev seed-metrics --days 30)
 
+say "a loopback webhook receiver for alerts, and a configuration that sends to it"
+hook_port=$(free_port)
+printf '%s' 'e2e-alert-signing-secret' >"$work/hook-secret"
+python3 - "$hook_port" "$out/alerts-received.jsonl" <<'PY' >"$out/receiver.log" 2>&1 &
+import http.server, sys
+port, path = int(sys.argv[1]), sys.argv[2]
+class Hook(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("content-length", "0")))
+        with open(path, "ab") as f:
+            f.write(body.replace(b"\n", b" ") + b"\n")
+        self.send_response(200)
+        self.send_header("content-length", "0")
+        self.end_headers()
+    def log_message(self, *args):
+        pass
+http.server.HTTPServer(("127.0.0.1", port), Hook).serve_forever()
+PY
+hook_pid=$!
+: >"$out/alerts-received.jsonl"
+cat >"$work/watchpost.toml" <<TOML
+[alerts]
+evaluate_every = "2s"
+
+[[alerts.channels]]
+id = "e2e-hook"
+kind = "webhook"
+url = "http://127.0.0.1:$hook_port/hook"
+secret_file = "$work/hook-secret"
+
+[[alerts.rules]]
+id = "shop-down"
+kind = "check_down"
+checks = ["shop"]
+for = "5s"
+severity = "critical"
+channels = ["e2e-hook"]
+TOML
+
 say "start watchpost on $base"
 # Loopback is a trusted proxy, so the scanner below can speak as a remote
 # address with X-Forwarded-For (as it would behind nginx); the browser, with
@@ -58,6 +97,7 @@ pid=$!
 prom_pid=""
 cleanup() {
   [ -n "$prom_pid" ] && kill "$prom_pid" 2>/dev/null || true
+  kill "$hook_pid" 2>/dev/null || true
   kill "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
   rm -rf "$work"
@@ -104,8 +144,21 @@ code=$(curl -s -o /dev/null -w '%{http_code}' "$base/login")
 [ "$code" = "200" ] || { echo "loopback itself got $code"; exit 1; }
 echo "banned at probe $first_403 of $n; every later probe got 403"
 
-say "chromium (playwright-core): setup, 2FA enrolment, logout, password + TOTP login, checks made in the UI going up and down, status page, viewer, host charts, phone, 404"
+say "chromium (playwright-core): setup, 2FA enrolment, logout, password + TOTP login, checks made in the UI going up and down, status page, alerts firing and resolving, viewer, host charts, phone, 404"
 NODE_PATH="$node_dir/node_modules" node "$root/tests/e2e/browser.cjs" "$base" "$out" "$work/data/setup-token"
+
+say "alerts: the webhook receiver got the shop's firing alert and then its resolved one, signed"
+received=""
+for _ in $(seq 1 60); do
+  received=$(grep '"rule":"shop-down"' "$out/alerts-received.jsonl" || true)
+  case "$received" in *'"status":"firing"'*'"status":"resolved"'*) break ;; esac
+  sleep 1
+done
+case "$received" in
+  *'"status":"firing"'*'"status":"resolved"'*) echo "$received" | cut -c1-160 ;;
+  *) echo "no firing + resolved pair for shop-down: ${received:-nothing}"; cat "$out/receiver.log"; exit 1 ;;
+esac
+[ "$(echo "$received" | grep -c '"status":"firing"')" = 1 ] || { echo "more than one firing notification"; exit 1; }
 
 say "/metrics: refused without a token, promtool check metrics with one"
 code=$(curl -s -o /dev/null -w '%{http_code}' "$base/metrics")
