@@ -261,6 +261,10 @@ async function checksFlow(browser, page) {
   await shot(page, 'alerts-firing');
   console.log('ok alerts: shop-down fires on the alerts page');
   await new Promise((resolve) => target.listen(Number(new URL(url).port), '127.0.0.1', resolve));
+  // It serves on until the script ends, without keeping the script alive.
+  target.unref();
+  for (const s of sockets) s.unref();
+  target.on('connection', (s) => s.unref());
   await until(page, `${base}/checks/shop`, '#check-state', 'Up', 40);
   await until(page, `${base}/alerts`, '#history', 'resolved', 30);
   await shot(page, 'alerts');
