@@ -68,7 +68,7 @@ pub struct ChannelConfig {
 }
 
 /// `[[alerts.rules]]`. Which fields apply depends on `kind`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct RuleConfig {
     pub id: String,

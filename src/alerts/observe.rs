@@ -51,11 +51,15 @@ fn selected<'a>(world: &'a World, slugs: &'a [String]) -> impl Iterator<Item = &
 }
 
 fn check_seen(c: &CheckRow, active: bool, what: &str) -> Seen {
-    let error = c.last_error.as_deref().unwrap_or("no error recorded");
+    let active = active || c.state == State::Maintenance;
+    let summary = match (&c.last_error, active) {
+        (Some(error), true) => format!("{} is {what}: {error}", c.name),
+        _ => format!("{} is {}", c.name, c.state.as_str()),
+    };
     Seen {
         subject: format!("check:{}", c.slug),
-        active: active || c.state == State::Maintenance,
-        summary: format!("{} is {what}: {error}", c.name),
+        active,
+        summary,
         maintenance: c.state == State::Maintenance,
     }
 }
@@ -256,6 +260,7 @@ mod tests {
         );
         assert_eq!(one.len(), 1);
         assert!(!one[0].active);
+        assert_eq!(one[0].summary, "api is up", "a clear check says its state");
         let beats = observe(&rule("heartbeat_missed", |_| {}), &world);
         assert_eq!(beats.len(), 1);
         assert_eq!(beats[0].subject, "check:cron");

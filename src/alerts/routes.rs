@@ -8,9 +8,11 @@ use askama::Template;
 use serde::{Deserialize, Serialize};
 
 use super::Alerts;
+use super::config::RuleConfig;
 use super::model::Phase;
 use super::repo::{EventRow, InstanceRow, OutboxRow, Silence};
 use super::rules::Rule;
+use super::service::Preview;
 use crate::auth::csrf::Form;
 use crate::auth::{CurrentUser, RequireAdmin, actioned, layout, page, see_other, when};
 use crate::error::AppError;
@@ -55,7 +57,9 @@ pub fn routes(r: &mut Routes) {
         Access::Admin,
         retry_form,
     );
+    r.get("/alerts/rules/{id}", Access::Viewer, rule_page);
     r.get("/api/v1/alerts", Access::Viewer, overview_api);
+    r.post("/api/v1/alerts/preview", Access::Viewer, preview_api);
     r.get("/api/v1/alerts/events", Access::Viewer, events_api);
     r.get(
         "/api/v1/alerts/notifications",
@@ -124,6 +128,55 @@ async fn overview_api(_: CurrentUser, alerts: web::Data<Alerts>) -> Result<HttpR
         rules: alerts.rules.clone(),
         channels: channel_views(&alerts),
     }))
+}
+
+/// Would this rule fire now, and why? The body is a rule as written in
+/// `[[alerts.rules]]` (JSON); nothing is saved.
+#[utoipa::path(post, path = "/api/v1/alerts/preview", tag = "alerts", request_body = RuleConfig,
+    responses((status = 200, body = Vec<Preview>), (status = 400, description = "The rule is not valid, and why")),
+    security(("bearer" = []), ("session" = [])))]
+async fn preview_api(
+    _: CurrentUser,
+    alerts: web::Data<Alerts>,
+    body: web::Bytes,
+) -> Result<HttpResponse, AppError> {
+    let config: RuleConfig = serde_json::from_slice(&body)
+        .map_err(|e| AppError::BadRequest(format!("The request body is not a rule: {e}")))?;
+    let rule =
+        Rule::from_config(&config, std::time::Duration::ZERO).map_err(AppError::BadRequest)?;
+    Ok(HttpResponse::Ok().json(alerts.preview(&rule).await?))
+}
+
+#[derive(Template)]
+#[template(path = "alerts/rule.html")]
+struct RulePage {
+    layout: Layout,
+    rule: Rule,
+    definition: String,
+    preview: Vec<Preview>,
+}
+
+/// One rule: its definition and, live, whether it would fire now and why.
+async fn rule_page(
+    req: HttpRequest,
+    user: CurrentUser,
+    alerts: web::Data<Alerts>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let rule = alerts
+        .rules
+        .iter()
+        .find(|r| r.id == *id)
+        .cloned()
+        .ok_or(AppError::NotFound)?;
+    let preview = alerts.preview(&rule).await?;
+    let data = RulePage {
+        layout: layout(&format!("Rule {}", rule.id), &req, &user),
+        definition: serde_json::to_string_pretty(&rule).unwrap_or_default(),
+        rule,
+        preview,
+    };
+    page(&data, false)
 }
 
 /// Every transition and notification, newest first (the last 200).

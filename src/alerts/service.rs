@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use super::AlertsConfig;
 use super::channels::{Channel, Message, Notification, Outgoing};
-use super::model::{Action, Instance, Notice, Observation, step};
+use super::model::{Action, Instance, Notice, Observation, Phase, step};
 use super::observe::{Seen, World, observe};
 use super::repo::{self, InstanceRow, OutboxRow, Silence};
 use super::rules::Rule;
@@ -618,6 +618,44 @@ impl Alerts {
         Ok(())
     }
 
+    /// Would `rule` fire now, and why: each subject it sees, whether the
+    /// condition holds, and what the stored state makes of it.
+    pub async fn preview(&self, rule: &Rule) -> Result<Vec<Preview>, AppError> {
+        let world = self.world().await?;
+        let now = self.clock.now_ms();
+        let stored = self.store.read(repo::instances).await?;
+        Ok(observe(rule, &world)
+            .into_iter()
+            .map(|seen| {
+                let phase = stored
+                    .iter()
+                    .find(|r| r.rule_id == rule.id && r.subject == seen.subject)
+                    .map(|r| (r.phase, r.since_ms));
+                let held_ms = match phase {
+                    Some((Phase::Pending | Phase::Firing, since)) => now - since,
+                    _ => 0,
+                };
+                let would_fire = seen.active && held_ms >= rule.for_s.saturating_mul(1000);
+                let why = match (seen.active, would_fire) {
+                    (false, _) => "the condition does not hold".to_string(),
+                    (true, true) => "the condition holds and has held for `for`".to_string(),
+                    (true, false) => format!(
+                        "the condition holds, but `for` ({} s) has not passed yet",
+                        rule.for_s
+                    ),
+                };
+                Preview {
+                    subject: seen.subject,
+                    active: seen.active,
+                    would_fire,
+                    summary: seen.summary,
+                    why,
+                    phase: phase.map_or("inactive", |(p, _)| p.as_str()),
+                }
+            })
+            .collect())
+    }
+
     /// The stored history, for the pages and the API.
     pub async fn snapshot(
         &self,
@@ -642,6 +680,20 @@ impl Alerts {
             })
             .await
     }
+}
+
+/// One subject of a previewed rule.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct Preview {
+    pub subject: String,
+    /// The condition holds now.
+    pub active: bool,
+    /// It holds and has held for the rule's `for`: it fires (or fires on).
+    pub would_fire: bool,
+    pub summary: String,
+    pub why: String,
+    /// The stored state of this rule on this subject.
+    pub phase: &'static str,
 }
 
 /// What one evaluation writes for one instance.

@@ -217,6 +217,39 @@ async fn a_down_check_fires_once_signed_and_resolves_once() {
         Some(watchpost::http::signature::sign(SECRET.as_bytes(), ts, &firing.body).as_str())
     );
 
+    // The preview says whether a rule would fire now, and why.
+    let preview = |def: Value| {
+        let admin = &admin;
+        async move {
+            let res = admin.api(Method::POST, "/api/v1/alerts/preview", def).await;
+            let status = res.status();
+            (status, res.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    let (status, slow) =
+        preview(json!({"id": "p", "kind": "check_down", "checks": ["site"], "for": "1h"})).await;
+    assert_eq!(status, 200);
+    assert_eq!(slow[0]["subject"], "check:site");
+    assert_eq!(slow[0]["active"], true);
+    assert_eq!(slow[0]["would_fire"], false);
+    assert!(slow[0]["why"].as_str().unwrap().contains("`for`"));
+    let (_, now) =
+        preview(json!({"id": "site-down", "kind": "check_down", "checks": ["site"]})).await;
+    assert_eq!(now[0]["would_fire"], true);
+    assert_eq!(now[0]["phase"], "firing");
+    let (status, _) = preview(json!({"id": "p", "kind": "check_gone"})).await;
+    assert_eq!(status, 400);
+    let (status, _) = preview(json!({"id": "p", "kind": "check_down", "colour": "red"})).await;
+    assert_eq!(status, 400, "unknown fields are refused");
+    let rule_page = admin
+        .get("/alerts/rules/site-down")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(rule_page.contains("Would it fire now?") && rule_page.contains("check:site"));
+    assert_eq!(admin.get("/alerts/rules/nope").await.status(), 404);
+
     target.set(Reply::default());
     run(&admin, "site").await;
     eventually("the resolved notification arrives", || {
@@ -224,6 +257,7 @@ async fn a_down_check_fires_once_signed_and_resolves_once() {
     })
     .await;
     let resolved = receiver.got()[1].json();
+    assert_eq!(resolved["summary"], "Site is up");
     assert_eq!(resolved["status"], "resolved");
     assert_ne!(resolved["idempotency_key"], body["idempotency_key"]);
     let events: Vec<String> = db_rows(
