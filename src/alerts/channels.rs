@@ -1,8 +1,9 @@
 //! Where notifications go, and the exact request each kind of channel gets:
 //! a generic webhook (the notification as JSON, HMAC-signed like inbound
 //! hooks), Slack and Discord incoming webhooks, ntfy topics and Telegram
-//! bots. Every request carries `Idempotency-Key`, so a receiver that honours
-//! it sees each notification once even when a delivery is retried.
+//! bots; and e-mail ([`super::email`]). Every request carries
+//! `Idempotency-Key` (a mail its `Message-ID`), so a receiver that honours it
+//! sees each notification once even when a delivery is retried.
 
 use std::path::Path;
 
@@ -73,7 +74,7 @@ impl Message {
         }
     }
 
-    fn title(&self) -> String {
+    pub fn title(&self) -> String {
         match self {
             Message::One(n) => format!("[{}] {}", n.status.to_uppercase(), n.rule),
             Message::Digest { notifications, .. } => {
@@ -138,6 +139,13 @@ pub enum Target {
         token: String,
         chat_id: String,
     },
+    Email(Box<super::email::Email>),
+}
+
+/// What a channel sends: an HTTP request, or a mail.
+pub enum Delivery {
+    Http(Outgoing),
+    Email(Box<super::email::Email>),
 }
 
 /// A request ready to send.
@@ -220,6 +228,7 @@ impl Channel {
                     chat_id,
                 }
             }
+            "email" => Target::Email(Box::new(super::email::Email::from_config(c)?)),
             other => {
                 return Err(format!(
                     "kind {other:?} is not a channel kind; use one of {}",
@@ -240,6 +249,7 @@ impl Channel {
             Target::Discord { .. } => "discord",
             Target::Ntfy { .. } => "ntfy",
             Target::Telegram { .. } => "telegram",
+            Target::Email(_) => "email",
         }
     }
 
@@ -252,6 +262,7 @@ impl Channel {
             | Target::Discord { url }
             | Target::Ntfy { url, .. } => url,
             Target::Telegram { api, .. } => api,
+            Target::Email(email) => return email.shown_target(),
         };
         url::Url::parse(url)
             .ok()
@@ -259,8 +270,16 @@ impl Channel {
             .unwrap_or_default()
     }
 
-    /// The request for `message`, signed at `now_s` where the kind signs.
-    pub fn request(&self, message: &Message, now_s: i64) -> Outgoing {
+    /// What to send for `message`, signed at `now_s` where the kind signs.
+    pub fn delivery(&self, message: &Message, now_s: i64) -> Delivery {
+        match &self.target {
+            Target::Email(email) => Delivery::Email(email.clone()),
+            _ => Delivery::Http(self.request(message, now_s)),
+        }
+    }
+
+    /// The HTTP request for `message` (every kind but e-mail).
+    fn request(&self, message: &Message, now_s: i64) -> Outgoing {
         let key = message.idempotency_key().to_string();
         let mut headers = vec![
             ("Idempotency-Key".to_string(), key),
@@ -314,6 +333,7 @@ impl Channel {
                     json(serde_json::json!({"chat_id": chat_id, "text": text})),
                 )
             }
+            Target::Email(email) => (email.shown_target(), message.text().into_bytes()),
         };
         Outgoing { url, headers, body }
     }

@@ -49,7 +49,7 @@ impl Default for AlertsConfig {
 #[serde(default, deny_unknown_fields)]
 pub struct ChannelConfig {
     pub id: String,
-    /// webhook | slack | discord | ntfy | telegram
+    /// webhook | slack | discord | ntfy | telegram | email
     pub kind: String,
     /// The webhook, Slack or Discord URL, or the ntfy topic URL. A secret
     /// for Slack and Discord (the URL is the credential).
@@ -65,6 +65,20 @@ pub struct ChannelConfig {
     pub bot_token_file: Option<PathBuf>,
     /// telegram: the chat to post to.
     pub chat_id: Option<String>,
+    /// email: the SMTP server.
+    pub smtp_host: Option<String>,
+    /// email: its port (465 for tls, 587 for starttls, 25 for none).
+    pub smtp_port: Option<u16>,
+    /// email: `starttls` (default), `tls`, or `none` (loopback relays only).
+    pub tls: Option<String>,
+    /// email: SMTP login (with `password` or `password_file`).
+    pub username: Option<String>,
+    pub password: Option<Secret>,
+    pub password_file: Option<PathBuf>,
+    /// email: the sender, like `Watchpost <watchpost@example.com>`.
+    pub from: Option<String>,
+    /// email: the recipients.
+    pub to: Vec<String>,
 }
 
 /// `[[alerts.rules]]`. Which fields apply depends on `kind`.
@@ -94,7 +108,7 @@ pub struct RuleConfig {
     pub runbook: Option<String>,
 }
 
-pub const CHANNEL_KINDS: &[&str] = &["webhook", "slack", "discord", "ntfy", "telegram"];
+pub const CHANNEL_KINDS: &[&str] = &["webhook", "slack", "discord", "ntfy", "telegram", "email"];
 
 /// A duration such as `15s`, `2m`, `4h`; `0` is zero.
 pub fn parse_duration(text: &str) -> Option<Duration> {

@@ -4,13 +4,14 @@
 //! `resolve_after`, reminders and flap dampening; silences and maintenance
 //! windows that keep the history but send nothing; and an outbox that
 //! commits every notification before delivering it to webhooks, Slack,
-//! Discord, ntfy or Telegram with retries, backoff, dead letters, an
+//! Discord, ntfy, Telegram or e-mail with retries, backoff, dead letters, an
 //! idempotency key and a per-channel rate limit that folds bursts into a
 //! digest. `[[alerts.rules]]` and `[[alerts.channels]]` come from the
 //! configuration file; the shipped default rules are on unless turned off.
 
 pub mod channels;
 mod config;
+pub mod email;
 pub mod model;
 pub mod observe;
 pub mod repo;

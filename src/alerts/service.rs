@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use super::AlertsConfig;
-use super::channels::{Channel, Message, Notification, Outgoing};
+use super::channels::{Channel, Delivery, Message, Notification, Outgoing};
 use super::model::{Action, Instance, Notice, Observation, Phase, step};
 use super::observe::{Seen, World, observe};
 use super::repo::{self, InstanceRow, OutboxRow, Silence};
@@ -422,8 +422,10 @@ impl Alerts {
                 Some(key),
             )
         };
-        let outgoing = channel.request(&message, now / 1000);
-        let result = self.send(&outgoing).await;
+        let result = match channel.delivery(&message, now / 1000) {
+            Delivery::Http(outgoing) => self.send(&outgoing).await,
+            Delivery::Email(email) => email.send(&message).await,
+        };
         let attempts = batch.iter().map(|r| r.attempts).max().unwrap_or(0) + 1;
         let count = ids.len();
         match result {

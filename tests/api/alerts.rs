@@ -402,6 +402,103 @@ async fn a_notification_queued_before_a_restart_is_delivered_once_after_it() {
     );
 }
 
+/// A loopback SMTP server that accepts every mail and keeps its text.
+async fn smtp_server() -> (u16, Arc<Mutex<Vec<String>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let mails: Arc<Mutex<Vec<String>>> = Arc::default();
+    let kept = mails.clone();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let kept = kept.clone();
+            tokio::spawn(async move {
+                let (read, mut write) = stream.into_split();
+                let mut lines = tokio::io::BufReader::new(read);
+                let _ = write.write_all(b"220 localhost ESMTP test\r\n").await;
+                let mut data: Option<String> = None;
+                let mut line = String::new();
+                loop {
+                    line.clear();
+                    if tokio::io::AsyncBufReadExt::read_line(&mut lines, &mut line)
+                        .await
+                        .unwrap_or(0)
+                        == 0
+                    {
+                        return;
+                    }
+                    if let Some(text) = data.as_mut() {
+                        if line == ".\r\n" {
+                            kept.lock().unwrap().push(std::mem::take(text));
+                            data = None;
+                            let _ = write.write_all(b"250 queued\r\n").await;
+                        } else {
+                            text.push_str(&line);
+                        }
+                        continue;
+                    }
+                    let verb = line.get(..4).unwrap_or("").to_ascii_uppercase();
+                    let reply: &[u8] = match verb.as_str() {
+                        "EHLO" => b"250-localhost\r\n250 8BITMIME\r\n",
+                        "DATA" => {
+                            data = Some(String::new());
+                            b"354 go on\r\n"
+                        }
+                        "QUIT" => {
+                            let _ = write.write_all(b"221 bye\r\n").await;
+                            return;
+                        }
+                        _ => b"250 ok\r\n",
+                    };
+                    let _ = write.write_all(reply).await;
+                }
+            });
+        }
+    });
+    (port, mails)
+}
+
+#[tokio::test]
+async fn an_email_channel_mails_the_notification_with_its_key_as_message_id() {
+    let (port, mails) = smtp_server().await;
+    let target = HttpTarget::start().await;
+    let (app, admin) = app_with_admin_and(|c| {
+        c.alerts.evaluate_every = "1s".into();
+        c.alerts.default_rules = false;
+        c.alerts.channels.push(ChannelConfig {
+            id: "mail".into(),
+            kind: "email".into(),
+            smtp_host: Some("127.0.0.1".into()),
+            smtp_port: Some(port),
+            tls: Some("none".into()),
+            from: Some("Watchpost <watchpost@example.com>".into()),
+            to: vec!["ops@example.com".into()],
+            ..ChannelConfig::default()
+        });
+        c.alerts.rules.push(RuleConfig {
+            id: "site-down".into(),
+            kind: "check_down".into(),
+            ..RuleConfig::default()
+        });
+    })
+    .await;
+    down_check(&admin, &target).await;
+    eventually("the mail arrives", || !mails.lock().unwrap().is_empty()).await;
+    let mail = mails.lock().unwrap()[0].clone();
+    let key = db_rows(&app, "SELECT idempotency_key FROM alert_outbox")[0][0].clone();
+    assert!(mail.contains("Subject: [FIRING] site-down"), "{mail}");
+    assert!(mail.contains("To: ops@example.com"), "{mail}");
+    assert!(
+        mail.contains(&format!("Message-ID: <{key}@watchpost>")),
+        "{mail}"
+    );
+    assert!(mail.contains("Site is down"), "{mail}");
+    let overview: Value = admin.get("/api/v1/alerts").await.json().await.unwrap();
+    assert_eq!(
+        overview["channels"][0]["target"],
+        format!("smtp://127.0.0.1:{port}")
+    );
+}
+
 #[tokio::test]
 async fn viewers_read_and_admins_silence_and_test_channels() {
     let receiver = Receiver::start().await;
