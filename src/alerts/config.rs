@@ -94,8 +94,17 @@ pub struct RuleConfig {
     pub series: Option<String>,
     /// metric_threshold: `>`, `>=`, `<`, `<=`.
     pub op: Option<String>,
-    /// The threshold: a metric value, days (cert_expiry), bans (bans_per_hour).
+    /// The threshold: a metric value, days (cert_expiry), bans
+    /// (bans_per_hour), milliseconds (perf_p95), percent (perf_error_rate).
     pub value: Option<f64>,
+    /// perf kinds: the source (`self`, `nginx:<id>`); `self` by default.
+    pub source: Option<String>,
+    /// perf kinds: one route pattern; every route separately by default.
+    pub route: Option<String>,
+    /// perf kinds: the window judged (`5m` by default).
+    pub window: Option<String>,
+    /// perf kinds: fewer requests in the window never fire (20 by default).
+    pub min_requests: Option<u64>,
     #[serde(rename = "for")]
     pub for_: Option<String>,
     pub resolve_after: Option<String>,

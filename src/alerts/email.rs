@@ -73,7 +73,9 @@ impl Email {
             (Some(user), Some(password)) => Some((user.clone(), password)),
             (None, None) => None,
             _ => {
-                return Err("give both username and password (or password_file), or neither".into());
+                return Err(
+                    "give both username and password (or password_file), or neither".into(),
+                );
             }
         };
         if credentials.is_some() && security == Security::None {

@@ -7,8 +7,9 @@
 use crate::checks::State;
 use crate::checks::repo::CheckRow;
 use crate::host::Snapshot;
+use crate::perf::model::Summary;
 
-use super::rules::{Kind, Rule};
+use super::rules::{Kind, PerfWindow, Rule};
 
 /// Everything the rules look at, gathered once per evaluation.
 #[derive(Default)]
@@ -22,6 +23,10 @@ pub struct World {
     /// Addresses a brute-force detector tripped on recently, with the detector.
     pub brute_force: Vec<(String, String)>,
     pub bans_last_hour: usize,
+    /// Each (source, window in seconds) a perf rule asked for: its routes.
+    pub perf_recent: Vec<(String, i64, Vec<Summary>)>,
+    /// Why the audit trail does not verify, when it does not.
+    pub trail_problem: Option<String>,
 }
 
 /// One subject of one rule, now.
@@ -103,6 +108,20 @@ pub fn observe(rule: &Rule, world: &World) -> Vec<Seen> {
                     .collect()
             })
             .unwrap_or_default(),
+        Kind::PerfP95(w) => perf_seen(world, w, "p95", |s| {
+            s.p95_ms.map(|p| (p, format!("{p:.1} ms")))
+        }),
+        Kind::PerfErrorRate(w) => perf_seen(world, w, "5xx share", |s| {
+            Some((s.error_rate, format!("{:.1} %", s.error_rate)))
+        }),
+        Kind::TrailBroken => vec![seen(
+            "audit-trail".into(),
+            world.trail_problem.is_some(),
+            world.trail_problem.clone().map_or_else(
+                || "the audit trail verifies".into(),
+                |p| format!("the audit trail does not verify: {p}"),
+            ),
+        )],
         Kind::PerfRegression => world
             .regressions
             .iter()
@@ -142,6 +161,42 @@ pub fn observe(rule: &Rule, world: &World) -> Vec<Seen> {
             })
             .collect(),
     }
+}
+
+/// Each route of the rule's source and window, judged by `figure`.
+fn perf_seen(
+    world: &World,
+    w: &PerfWindow,
+    what: &str,
+    figure: impl Fn(&Summary) -> Option<(f64, String)>,
+) -> Vec<Seen> {
+    let Some((_, _, routes)) = world
+        .perf_recent
+        .iter()
+        .find(|(s, win, _)| *s == w.source && *win == w.window_s)
+    else {
+        return Vec::new();
+    };
+    routes
+        .iter()
+        .filter(|s| w.route.as_ref().is_none_or(|r| *r == s.route))
+        .filter_map(|s| {
+            let (value, shown) = figure(s)?;
+            Some(seen(
+                format!("route:{} {} {}", w.source, s.method, s.route),
+                s.requests >= w.min_requests && value > w.value,
+                format!(
+                    "{what} of {} {} ({}) is {shown} over {} requests in {} min (threshold {})",
+                    s.method,
+                    s.route,
+                    w.source,
+                    s.requests,
+                    w.window_s / 60,
+                    w.value
+                ),
+            ))
+        })
+        .collect()
 }
 
 /// The values a threshold compares, by subject. `disk.used_percent` is per
@@ -282,5 +337,64 @@ mod tests {
         assert_eq!(brute[0].subject, "ip:203.0.113.9");
         let health = observe(&rule("self_health", |_| {}), &world);
         assert_eq!(health[0].subject, "watchpost:disk");
+        assert!(!observe(&rule("trail_broken", |_| {}), &world)[0].active);
+    }
+
+    #[test]
+    fn perf_rules_judge_each_route_with_enough_requests() {
+        let summary = |route: &str, requests: u64, p95: f64, error_rate: f64| Summary {
+            route: route.into(),
+            method: "GET".into(),
+            requests,
+            p95_ms: Some(p95),
+            error_rate,
+            ..Summary::default()
+        };
+        let world = World {
+            perf_recent: vec![(
+                "self".into(),
+                300,
+                vec![
+                    summary("/a", 100, 900.0, 0.0),
+                    summary("/b", 5, 900.0, 50.0),
+                    summary("/c", 100, 10.0, 12.0),
+                ],
+            )],
+            trail_problem: Some("row 7 was changed".into()),
+            ..World::default()
+        };
+        let slow = observe(&rule("perf_p95", |c| c.value = Some(500.0)), &world);
+        let active: Vec<_> = slow
+            .iter()
+            .filter(|s| s.active)
+            .map(|s| s.subject.as_str())
+            .collect();
+        assert_eq!(active, ["route:self GET /a"], "/b has too few requests");
+        assert!(slow[0].summary.contains("900.0 ms"));
+        let errors = observe(&rule("perf_error_rate", |c| c.value = Some(10.0)), &world);
+        let active: Vec<_> = errors
+            .iter()
+            .filter(|s| s.active)
+            .map(|s| s.subject.as_str())
+            .collect();
+        assert_eq!(active, ["route:self GET /c"]);
+        let one = observe(
+            &rule("perf_p95", |c| {
+                c.value = Some(500.0);
+                c.route = Some("/c".into());
+            }),
+            &world,
+        );
+        assert_eq!(one.len(), 1);
+        let other_window = observe(
+            &rule("perf_p95", |c| {
+                c.value = Some(500.0);
+                c.window = Some("15m".into());
+            }),
+            &world,
+        );
+        assert!(other_window.is_empty(), "only the window asked for");
+        let trail = observe(&rule("trail_broken", |_| {}), &world);
+        assert!(trail[0].active && trail[0].summary.contains("row 7"));
     }
 }

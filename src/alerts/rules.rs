@@ -18,10 +18,13 @@ pub const KINDS: &[&str] = &[
     "check_degraded",
     "cert_expiry",
     "heartbeat_missed",
+    "perf_p95",
+    "perf_error_rate",
     "perf_regression",
     "bruteforce",
     "bans_per_hour",
     "self_health",
+    "trail_broken",
 ];
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -49,6 +52,10 @@ pub enum Kind {
     HeartbeatMissed {
         checks: Vec<String>,
     },
+    /// A route's p95 over `value` ms in the window.
+    PerfP95(PerfWindow),
+    /// A route's 5xx share over `value` % in the window.
+    PerfErrorRate(PerfWindow),
     /// A route over its performance baseline.
     PerfRegression,
     /// A brute-force detector tripped (per address, for `window`).
@@ -59,6 +66,19 @@ pub enum Kind {
     },
     /// Watchpost's database or disk failing, or a background task restarted.
     SelfHealth,
+    /// The audit trail's hash chain does not verify (checked hourly).
+    TrailBroken,
+}
+
+/// Which requests a perf rule judges.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PerfWindow {
+    pub source: String,
+    /// One route pattern, or every route separately.
+    pub route: Option<String>,
+    pub value: f64,
+    pub window_s: i64,
+    pub min_requests: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -220,12 +240,32 @@ impl Rule {
             "heartbeat_missed" => Kind::HeartbeatMissed {
                 checks: c.checks.clone(),
             },
+            "perf_p95" | "perf_error_rate" => {
+                let window = PerfWindow {
+                    source: c.source.clone().unwrap_or_else(|| "self".into()),
+                    route: c.route.clone().filter(|r| !r.is_empty()),
+                    value: value(if c.kind == "perf_p95" {
+                        "milliseconds"
+                    } else {
+                        "percent"
+                    })?,
+                    window_s: duration("window", c.window.as_deref(), Duration::from_secs(300))?
+                        .max(60),
+                    min_requests: c.min_requests.unwrap_or(20),
+                };
+                if c.kind == "perf_p95" {
+                    Kind::PerfP95(window)
+                } else {
+                    Kind::PerfErrorRate(window)
+                }
+            }
             "perf_regression" => Kind::PerfRegression,
             "bruteforce" => Kind::Bruteforce,
             "bans_per_hour" => Kind::BansPerHour {
                 value: value("bans")?,
             },
             "self_health" => Kind::SelfHealth,
+            "trail_broken" => Kind::TrailBroken,
             other => return Err(format!("{other:?} is not a rule kind")),
         };
         let severity = c.severity.as_deref().unwrap_or("warning");

@@ -12,7 +12,7 @@ use super::channels::{Channel, Delivery, Message, Notification, Outgoing};
 use super::model::{Action, Instance, Notice, Observation, Phase, step};
 use super::observe::{Seen, World, observe};
 use super::repo::{self, InstanceRow, OutboxRow, Silence};
-use super::rules::Rule;
+use super::rules::{Kind, Rule};
 use crate::audit_trail::{Actioned, Trail};
 use crate::bus::Signal;
 use crate::checks::Checks;
@@ -28,6 +28,8 @@ use crate::tasks::TaskBoard;
 const BRUTE_FORCE_WINDOW_MS: i64 = 10 * 60_000;
 /// How long a task restart counts as Watchpost's health failing.
 const RESTART_WINDOW_MS: i64 = 10 * 60_000;
+/// How often the audit trail is verified for `trail_broken` rules.
+const TRAIL_EVERY_MS: i64 = 3_600_000;
 /// A delivery attempt's time limit.
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 const FIRST_RETRY_MS: i64 = 5_000;
@@ -61,6 +63,7 @@ pub struct Alerts {
     max_attempts: i64,
     pub sources: Sources,
     heard: Mutex<Heard>,
+    trail_checked: Mutex<Option<(i64, Option<String>)>>,
     client: reqwest::Client,
     pub base_url: OnceLock<String>,
     /// Woken when something is queued, so delivery need not wait for its tick.
@@ -97,6 +100,7 @@ impl Alerts {
             max_attempts: i64::from(config.max_attempts.max(1)),
             sources,
             heard: Mutex::new(Heard::default()),
+            trail_checked: Mutex::new(None),
             client,
             base_url: OnceLock::new(),
             queued: tokio::sync::Notify::new(),
@@ -147,31 +151,33 @@ impl Alerts {
                     .unwrap_or_default()
             })
             .collect();
-        let statuses = self.sources.tasks.read();
-        let mut heard = self.heard();
-        for (name, status) in statuses {
-            let seen = heard.restarts.entry(name).or_insert((status.restarts, 0));
-            if status.restarts > seen.0 {
-                *seen = (status.restarts, now);
+        let (brute_force, bans_last_hour) = {
+            let statuses = self.sources.tasks.read();
+            let mut heard = self.heard();
+            for (name, status) in statuses {
+                let seen = heard.restarts.entry(name).or_insert((status.restarts, 0));
+                if status.restarts > seen.0 {
+                    *seen = (status.restarts, now);
+                }
+                if seen.1 > 0 && now - seen.1 < RESTART_WINDOW_MS {
+                    self_failing.push(format!("task:{name}"));
+                }
             }
-            if seen.1 > 0 && now - seen.1 < RESTART_WINDOW_MS {
-                self_failing.push(format!("task:{name}"));
+            heard
+                .brute_force
+                .retain(|_, (at, _)| now - *at < BRUTE_FORCE_WINDOW_MS);
+            while heard.bans.front().is_some_and(|t| now - t >= 3_600_000) {
+                heard.bans.pop_front();
             }
-        }
-        heard
-            .brute_force
-            .retain(|_, (at, _)| now - *at < BRUTE_FORCE_WINDOW_MS);
-        while heard.bans.front().is_some_and(|t| now - t >= 3_600_000) {
-            heard.bans.pop_front();
-        }
-        let mut brute_force: Vec<(String, String)> = heard
-            .brute_force
-            .iter()
-            .map(|(ip, (_, d))| (ip.clone(), d.clone()))
-            .collect();
-        brute_force.sort();
-        let bans_last_hour = heard.bans.len();
-        drop(heard);
+            let mut brute_force: Vec<(String, String)> = heard
+                .brute_force
+                .iter()
+                .map(|(ip, (_, d))| (ip.clone(), d.clone()))
+                .collect();
+            brute_force.sort();
+            let bans_last_hour = heard.bans.len();
+            (brute_force, bans_last_hour)
+        };
         let regressions = self
             .sources
             .perf
@@ -181,6 +187,21 @@ impl Alerts {
                 (source, method, route, format!("{:?}", active.reason))
             })
             .collect();
+        let mut perf_recent = Vec::new();
+        for rule in self.rules.iter().filter(|r| r.enabled) {
+            let (Kind::PerfP95(w) | Kind::PerfErrorRate(w)) = &rule.kind else {
+                continue;
+            };
+            if perf_recent
+                .iter()
+                .any(|(s, win, _)| *s == w.source && *win == w.window_s)
+            {
+                continue;
+            }
+            let routes =
+                crate::perf::views::recent(&self.sources.perf, &w.source, w.window_s).await?;
+            perf_recent.push((w.source.clone(), w.window_s, routes));
+        }
         Ok(World {
             checks,
             host: self.sources.host.latest(),
@@ -188,7 +209,42 @@ impl Alerts {
             self_failing,
             brute_force,
             bans_last_hour,
+            perf_recent,
+            trail_problem: self.trail_problem(now).await?,
         })
+    }
+
+    /// Why the audit trail does not verify, if it does not; verified at
+    /// most once an hour, and only when a rule watches it.
+    async fn trail_problem(&self, now: i64) -> Result<Option<String>, AppError> {
+        if !self
+            .rules
+            .iter()
+            .any(|r| r.enabled && r.kind == Kind::TrailBroken)
+        {
+            return Ok(None);
+        }
+        let cached = self
+            .trail_checked
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        if let Some((at, problem)) = cached
+            && now - at < TRAIL_EVERY_MS
+        {
+            return Ok(problem);
+        }
+        let trail = self.trail.clone();
+        let verdict = self.store.read(move |c| trail.verify(c)).await?;
+        let problem = match verdict {
+            crate::audit_trail::Verdict::Intact { .. } => None,
+            crate::audit_trail::Verdict::Broken { id, problem } => {
+                Some(format!("row {id}: {problem}"))
+            }
+        };
+        *self.trail_checked.lock().unwrap_or_else(|p| p.into_inner()) =
+            Some((now, problem.clone()));
+        Ok(problem)
     }
 
     /// One evaluation of every rule: transitions stored, notifications queued.

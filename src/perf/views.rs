@@ -272,3 +272,22 @@ pub async fn deploys(perf: &Perf, hours: i64) -> Result<Vec<Deploy>, AppError> {
         .read(move |c| repo::deploys(c, from, to, 500))
         .await?)
 }
+
+/// Each route's figures over the last `window_secs` of stored minutes (the
+/// minute still being aggregated is not in yet). For the alert rules.
+pub async fn recent(perf: &Perf, source: &str, window_secs: i64) -> Result<Vec<Summary>, AppError> {
+    let to = perf.open_minute();
+    let from = to - window_secs;
+    let s = source.to_owned();
+    let rows = perf
+        .store
+        .read(move |c| repo::cells(c, Tier::Minutes, &s, from, to, None))
+        .await?;
+    let minutes = window_secs as f64 / 60.0;
+    let mut out: Vec<Summary> = totals_by_route(&rows)
+        .into_iter()
+        .map(|((route, method), totals)| totals.summary(&route, &method, minutes))
+        .collect();
+    out.sort_by(|a, b| (&a.route, &a.method).cmp(&(&b.route, &b.method)));
+    Ok(out)
+}

@@ -500,6 +500,74 @@ async fn an_email_channel_mails_the_notification_with_its_key_as_message_id() {
 }
 
 #[tokio::test]
+async fn perf_and_trail_rules_fire_from_stored_minutes_and_a_tampered_trail() {
+    let receiver = Receiver::start().await;
+    let secrets = tempfile::tempdir().unwrap();
+    let secret_file = secrets.path().join("hook-secret");
+    let (app, admin) = app_with_admin_and(|c| {
+        alerting(c, &receiver, &secret_file);
+        c.alerts.rules = vec![
+            RuleConfig {
+                id: "slow-sources".into(),
+                kind: "perf_p95".into(),
+                route: Some("/api/v1/perf/sources".into()),
+                value: Some(0.0),
+                min_requests: Some(5),
+                ..RuleConfig::default()
+            },
+            RuleConfig {
+                id: "trail".into(),
+                kind: "trail_broken".into(),
+                ..RuleConfig::default()
+            },
+        ];
+    })
+    .await;
+    for _ in 0..5 {
+        admin.get("/api/v1/perf/sources").await;
+    }
+    app.clock.advance(Duration::from_secs(60));
+    eventually("the p95 rule fires", || {
+        receiver
+            .got()
+            .iter()
+            .any(|r| r.json()["rule"] == "slow-sources")
+    })
+    .await;
+    let note = receiver
+        .got()
+        .into_iter()
+        .map(|r| r.json())
+        .find(|n| n["rule"] == "slow-sources")
+        .unwrap();
+    assert_eq!(note["subject"], "route:self GET /api/v1/perf/sources");
+    assert!(
+        note["summary"]
+            .as_str()
+            .unwrap()
+            .contains("over 5 requests"),
+        "{note}"
+    );
+    assert!(
+        !receiver.got().iter().any(|r| r.json()["rule"] == "trail"),
+        "the trail verifies"
+    );
+    // A changed row breaks the chain; the next hourly verification says so.
+    // (An attacker with the file can drop the append-only trigger.)
+    let conn = rusqlite::Connection::open(app.db_path()).unwrap();
+    conn.execute_batch(
+        "DROP TRIGGER audit_trail_only_erasure;
+         UPDATE audit_trail SET action = 'login.forged' WHERE id = 1;",
+    )
+    .unwrap();
+    app.clock.advance(Duration::from_secs(3_601));
+    eventually("the trail rule fires", || {
+        receiver.got().iter().any(|r| r.json()["rule"] == "trail")
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn viewers_read_and_admins_silence_and_test_channels() {
     let receiver = Receiver::start().await;
     let secrets = tempfile::tempdir().unwrap();
