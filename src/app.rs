@@ -215,16 +215,17 @@ impl App {
         ));
         health::task::probe_once(&store, &health).await;
         let trail = Trail::load_or_create(&data_dir).context("loading the audit trail key")?;
-        let auth = Arc::new(
-            Auth::build(
-                &config,
-                store.clone(),
-                trail.clone(),
-                clock.clone(),
-                &data_dir,
-            )
-            .context("starting accounts")?,
-        );
+        let bus = bus::Bus::default();
+        let mut auth = Auth::build(
+            &config,
+            store.clone(),
+            trail.clone(),
+            clock.clone(),
+            &data_dir,
+        )
+        .context("starting accounts")?;
+        auth.bus = bus.clone();
+        let auth = Arc::new(auth);
         let mut tasks = Tasks::default();
         let (host, collector) = host::build(&config.collector, store.path().to_path_buf())
             .context("starting the host collector")?;
@@ -246,7 +247,6 @@ impl App {
         {
             tracing::info!(change = %change, "checks from the configuration");
         }
-        let bus = bus::Bus::default();
         let threats = Arc::new(Threats::new(
             &config.threats,
             store.clone(),

@@ -42,6 +42,12 @@ pub enum Signal {
         route: String,
         method: String,
     },
+    /// Someone completed a login (password, and second factor if they have one).
+    LoginSucceeded {
+        user_id: i64,
+        admin: bool,
+        ip: String,
+    },
     /// A signed hook delivered a deploy marker.
     Deploy {
         version: String,

@@ -23,6 +23,8 @@ pub struct World {
     /// Addresses a brute-force detector tripped on recently, with the detector.
     pub brute_force: Vec<(String, String)>,
     pub bans_last_hour: usize,
+    /// Admins who recently logged in from an address new for them: (user id, address).
+    pub new_admin_ips: Vec<(i64, String)>,
     /// Each (source, window in seconds) a perf rule asked for: its routes.
     pub perf_recent: Vec<(String, i64, Vec<Summary>)>,
     /// Why the audit trail does not verify, when it does not.
@@ -149,6 +151,19 @@ pub fn observe(rule: &Rule, world: &World) -> Vec<Seen> {
             world.bans_last_hour as f64 > *value,
             format!("{} bans in the last hour (> {value})", world.bans_last_hour),
         )],
+        Kind::NewAdminIp => world
+            .new_admin_ips
+            .iter()
+            .map(|(user, ip)| {
+                seen(
+                    format!("user:{user}"),
+                    true,
+                    format!(
+                        "admin user:{user} logged in from {ip}, an address never seen for them"
+                    ),
+                )
+            })
+            .collect(),
         Kind::SelfHealth => world
             .self_failing
             .iter()
@@ -335,6 +350,13 @@ mod tests {
         assert!(!bans[0].active, "more than N, not N");
         let brute = observe(&rule("bruteforce", |_| {}), &world);
         assert_eq!(brute[0].subject, "ip:203.0.113.9");
+        let world = World {
+            new_admin_ips: vec![(3, "198.51.100.4".into())],
+            ..world
+        };
+        let new_ip = observe(&rule("new_admin_ip", |_| {}), &world);
+        assert_eq!(new_ip[0].subject, "user:3");
+        assert!(new_ip[0].summary.contains("198.51.100.4"));
         let health = observe(&rule("self_health", |_| {}), &world);
         assert_eq!(health[0].subject, "watchpost:disk");
         assert!(!observe(&rule("trail_broken", |_| {}), &world)[0].active);

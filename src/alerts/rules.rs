@@ -23,6 +23,7 @@ pub const KINDS: &[&str] = &[
     "perf_regression",
     "bruteforce",
     "bans_per_hour",
+    "new_admin_ip",
     "self_health",
     "trail_broken",
 ];
@@ -64,6 +65,8 @@ pub enum Kind {
     BansPerHour {
         value: f64,
     },
+    /// An admin logged in from an address never seen for them (in the last 10 minutes).
+    NewAdminIp,
     /// Watchpost's database or disk failing, or a background task restarted.
     SelfHealth,
     /// The audit trail's hash chain does not verify (checked hourly).
@@ -265,6 +268,7 @@ impl Rule {
                 value: value("bans")?,
             },
             "self_health" => Kind::SelfHealth,
+            "new_admin_ip" => Kind::NewAdminIp,
             "trail_broken" => Kind::TrailBroken,
             other => return Err(format!("{other:?} is not a rule kind")),
         };

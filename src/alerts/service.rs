@@ -24,7 +24,8 @@ use crate::perf::Perf;
 use crate::store::{Store, StoreError};
 use crate::tasks::TaskBoard;
 
-/// How long a brute-force signal keeps its address's alert condition true.
+/// How long a brute-force signal (or an admin's login from a new address)
+/// keeps its alert condition true.
 const BRUTE_FORCE_WINDOW_MS: i64 = 10 * 60_000;
 /// How long a task restart counts as Watchpost's health failing.
 const RESTART_WINDOW_MS: i64 = 10 * 60_000;
@@ -50,6 +51,7 @@ pub struct Sources {
 struct Heard {
     brute_force: HashMap<String, (i64, String)>,
     bans: VecDeque<i64>,
+    new_admin_ips: HashMap<i64, (i64, String)>,
     restarts: HashMap<&'static str, (u32, i64)>,
 }
 
@@ -111,9 +113,33 @@ impl Alerts {
         self.heard.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Remembers a bus signal that a rule counts.
-    pub fn hear(&self, signal: &Signal) {
+    /// Remembers a bus signal that a rule counts. An admin's login is
+    /// looked up in the audit trail: new is an address none of their
+    /// earlier logins came from (their first login ever is not new).
+    pub async fn hear(&self, signal: &Signal) {
         let now = self.clock.now_ms();
+        if let Signal::LoginSucceeded {
+            user_id,
+            admin: true,
+            ip,
+        } = signal
+        {
+            let (trail, target, from) = (self.trail.clone(), format!("user:{user_id}"), ip.clone());
+            match self
+                .store
+                .read(move |c| trail.earlier_logins(c, &target, &from))
+                .await
+            {
+                Ok((all, from_ip)) if all > 0 && from_ip == 0 => {
+                    self.heard()
+                        .new_admin_ips
+                        .insert(*user_id, (now, ip.clone()));
+                }
+                Ok(_) => {}
+                Err(e) => tracing::error!(error = %e, "reading earlier logins failed"),
+            }
+            return;
+        }
         let mut heard = self.heard();
         match signal {
             Signal::BruteForce { ip, detector, .. } => {
@@ -151,7 +177,7 @@ impl Alerts {
                     .unwrap_or_default()
             })
             .collect();
-        let (brute_force, bans_last_hour) = {
+        let (brute_force, bans_last_hour, new_admin_ips) = {
             let statuses = self.sources.tasks.read();
             let mut heard = self.heard();
             for (name, status) in statuses {
@@ -176,7 +202,16 @@ impl Alerts {
                 .collect();
             brute_force.sort();
             let bans_last_hour = heard.bans.len();
-            (brute_force, bans_last_hour)
+            heard
+                .new_admin_ips
+                .retain(|_, (at, _)| now - *at < BRUTE_FORCE_WINDOW_MS);
+            let mut new_admin_ips: Vec<(i64, String)> = heard
+                .new_admin_ips
+                .iter()
+                .map(|(user, (_, ip))| (*user, ip.clone()))
+                .collect();
+            new_admin_ips.sort();
+            (brute_force, bans_last_hour, new_admin_ips)
         };
         let regressions = self
             .sources
@@ -209,6 +244,7 @@ impl Alerts {
             self_failing,
             brute_force,
             bans_last_hour,
+            new_admin_ips,
             perf_recent,
             trail_problem: self.trail_problem(now).await?,
         })

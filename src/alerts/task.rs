@@ -27,7 +27,7 @@ pub async fn evaluate(alerts: Arc<Alerts>, every: Duration, mut shutdown: Shutdo
                 }
             }
             signal = signals.recv() => match signal {
-                Ok(signal) => alerts.hear(&signal),
+                Ok(signal) => alerts.hear(&signal).await,
                 Err(RecvError::Lagged(n)) => tracing::warn!(missed = n, "alerting fell behind the bus"),
                 Err(RecvError::Closed) => signals = alerts.sources.bus.subscribe(),
             },

@@ -157,6 +157,16 @@ impl Trail {
     }
 
     /// Checks the whole chain (see the module doc).
+    /// Earlier successful logins of `target` (`user:<id>`): (all, from `ip`).
+    pub fn earlier_logins(
+        &self,
+        conn: &Connection,
+        target: &str,
+        ip: &str,
+    ) -> Result<(i64, i64), StoreError> {
+        repo::earlier_logins(conn, target, ip)
+    }
+
     pub fn verify(&self, conn: &Connection) -> Result<Verdict, StoreError> {
         verify::verify(conn, &self.key)
     }

@@ -160,6 +160,19 @@ pub fn page(
 }
 
 /// The actions recorded so far, for the filter's suggestions.
+/// Of `target`'s successful logins before the newest: how many there were,
+/// and how many came from `ip` (rows whose personal data was erased count
+/// as from elsewhere).
+pub fn earlier_logins(conn: &Connection, target: &str, ip: &str) -> Result<(i64, i64), StoreError> {
+    Ok(conn.query_row(
+        "SELECT COUNT(*), COALESCE(SUM(ip = ?2), 0) FROM audit_trail
+         WHERE action = 'login.success' AND target = ?1
+           AND id < (SELECT MAX(id) FROM audit_trail WHERE action = 'login.success' AND target = ?1)",
+        rusqlite::params![target, ip],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?)
+}
+
 pub fn actions(conn: &Connection) -> Result<Vec<String>, StoreError> {
     let mut stmt =
         conn.prepare_cached("SELECT DISTINCT action FROM audit_trail ORDER BY action")?;

@@ -78,6 +78,7 @@ pub async fn password_step(
     } else {
         Stage::Full
     };
+    let origin_ip = origin.ip.clone();
     let (trail, origin) = (auth.trail.clone(), origin.clone());
     let fresh = session::Fresh::new()?;
     let cookie = fresh.cookie_value.clone();
@@ -110,6 +111,9 @@ pub async fn password_step(
             Ok(())
         })
         .await?;
+    if stage == Stage::Full {
+        announce(auth, user.id, user.role, &origin_ip);
+    }
     Ok(PasswordStep::Accepted { cookie, stage })
 }
 
@@ -254,6 +258,7 @@ pub async fn totp_step(
         }
         _ => None,
     };
+    let (origin_ip, role) = (origin.ip.clone(), creds.user.role);
     let (trail, origin, email) = (auth.trail.clone(), origin.clone(), creds.user.email.clone());
     let old_hash = secrets::sha256_hex(cookie);
     let fresh = session::Fresh::new()?;
@@ -313,9 +318,21 @@ pub async fn totp_step(
         })
         .await?;
     Ok(match outcome {
-        Some(cookie) => TotpStep::Accepted { cookie },
+        Some(cookie) => {
+            announce(auth, user_id, role, &origin_ip);
+            TotpStep::Accepted { cookie }
+        }
         None => TotpStep::Refused(WRONG_CODE),
     })
+}
+
+/// Tells the bus that a login completed (alerting watches admins' addresses).
+fn announce(auth: &Auth, user_id: i64, role: Role, ip: &str) {
+    auth.bus.publish(crate::bus::Signal::LoginSucceeded {
+        user_id,
+        admin: role == Role::Admin,
+        ip: ip.to_string(),
+    });
 }
 
 /// Binds a sealed TOTP secret to its user, so a sealed value moved to

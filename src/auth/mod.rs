@@ -91,6 +91,7 @@ impl Auth {
             base_url: std::sync::OnceLock::new(),
             data_dir: data_dir.to_path_buf(),
             touches: state::Touches::default(),
+            bus: crate::bus::Bus::default(),
         })
     }
 }

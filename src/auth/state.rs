@@ -32,6 +32,8 @@ pub struct Auth {
     pub base_url: std::sync::OnceLock<String>,
     pub data_dir: std::path::PathBuf,
     pub touches: Touches,
+    /// Where completed logins are announced (the alerting work listens).
+    pub bus: crate::bus::Bus,
 }
 
 impl Auth {

@@ -568,6 +568,42 @@ async fn perf_and_trail_rules_fire_from_stored_minutes_and_a_tampered_trail() {
 }
 
 #[tokio::test]
+async fn an_admin_login_from_a_new_address_fires_and_a_known_one_does_not() {
+    let receiver = Receiver::start().await;
+    let secrets = tempfile::tempdir().unwrap();
+    let secret_file = secrets.path().join("hook-secret");
+    let (app, _admin) = app_with_admin_and(|c| {
+        alerting(c, &receiver, &secret_file);
+        c.server.trusted_proxies = vec!["127.0.0.1".into()];
+        c.alerts.rules = vec![RuleConfig {
+            id: "new-admin-ip".into(),
+            kind: "new_admin_ip".into(),
+            ..RuleConfig::default()
+        }];
+    })
+    .await;
+    // The first login (from 127.0.0.1) is every admin's baseline; again from there is known.
+    let again = Browser::new(&app);
+    again
+        .login(crate::browser::ADMIN_EMAIL, crate::browser::ADMIN_PASSWORD)
+        .await;
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    assert!(receiver.got().is_empty(), "a known address is quiet");
+    let elsewhere = Browser::from_ip(&app, "198.51.100.7");
+    let res = elsewhere
+        .login(crate::browser::ADMIN_EMAIL, crate::browser::ADMIN_PASSWORD)
+        .await;
+    assert_eq!(res.status(), 303);
+    eventually("the new-address alert", || !receiver.got().is_empty()).await;
+    let note = receiver.got()[0].json();
+    assert_eq!(note["rule"], "new-admin-ip");
+    assert!(
+        note["summary"].as_str().unwrap().contains("198.51.100.7"),
+        "{note}"
+    );
+}
+
+#[tokio::test]
 async fn viewers_read_and_admins_silence_and_test_channels() {
     let receiver = Receiver::start().await;
     let secrets = tempfile::tempdir().unwrap();
