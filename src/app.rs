@@ -71,6 +71,7 @@ fn openapi_parts() -> Vec<utoipa::openapi::OpenApi> {
         threats::HooksApi::openapi(),
         perf::PerfApi::openapi(),
         alerts::AlertsApi::openapi(),
+        alerts::AlertEditsApi::openapi(),
     ]
 }
 
@@ -269,11 +270,12 @@ impl App {
                 .context("starting request statistics")?,
         );
         let alerts = Arc::new(
-            alerts::Alerts::new(
+            alerts::Alerts::start(
                 &config.alerts,
                 store.clone(),
                 clock.clone(),
                 trail.clone(),
+                auth.sealer.clone(),
                 alerts::Sources {
                     checks: checks.clone(),
                     host: host.clone(),
@@ -283,6 +285,7 @@ impl App {
                     bus: bus.clone(),
                 },
             )
+            .await
             .context("starting alerting")?,
         );
         let overview = Overview(vec![

@@ -115,6 +115,8 @@ fn line(n: &Notification) -> String {
 pub struct Channel {
     pub id: String,
     pub target: Target,
+    /// `config` (managed in the file) or `ui`.
+    pub origin: &'static str,
 }
 
 #[derive(Clone)]
@@ -184,9 +186,10 @@ impl Channel {
         let target = match c.kind.as_str() {
             "webhook" => Target::Webhook {
                 url: url("the receiver's URL")?,
-                secret: match &c.secret_file {
-                    Some(path) => Some(read_secret_file(path, "secret_file")?.into_bytes()),
-                    None => None,
+                secret: match (&c.secret, &c.secret_file) {
+                    (Some(secret), _) => Some(secret.expose().as_bytes().to_vec()),
+                    (None, Some(path)) => Some(read_secret_file(path, "secret_file")?.into_bytes()),
+                    (None, None) => None,
                 },
             },
             "slack" => Target::Slack {
@@ -239,6 +242,7 @@ impl Channel {
         Ok(Channel {
             id: c.id.clone(),
             target,
+            origin: super::defs::ORIGIN_CONFIG,
         })
     }
 

@@ -45,7 +45,7 @@ impl Default for AlertsConfig {
 }
 
 /// `[[alerts.channels]]`. Which fields apply depends on `kind`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct ChannelConfig {
     pub id: String,
@@ -53,15 +53,22 @@ pub struct ChannelConfig {
     pub kind: String,
     /// The webhook, Slack or Discord URL, or the ntfy topic URL. A secret
     /// for Slack and Discord (the URL is the credential).
+    #[schema(value_type = Option<String>)]
     pub url: Option<Secret>,
     /// webhook: a file holding the HMAC secret the body is signed with.
+    #[schema(value_type = Option<String>)]
     pub secret_file: Option<PathBuf>,
+    /// webhook: the secret itself (channels made in the UI or the API).
+    #[schema(value_type = Option<String>)]
+    pub secret: Option<Secret>,
     /// ntfy: 1 (min) … 5 (max); by default from the severity.
     pub priority: Option<u8>,
     /// ntfy: tags shown as emoji or labels.
     pub tags: Vec<String>,
     /// telegram: the bot token (or `bot_token_file`).
+    #[schema(value_type = Option<String>)]
     pub bot_token: Option<Secret>,
+    #[schema(value_type = Option<String>)]
     pub bot_token_file: Option<PathBuf>,
     /// telegram: the chat to post to.
     pub chat_id: Option<String>,
@@ -73,7 +80,9 @@ pub struct ChannelConfig {
     pub tls: Option<String>,
     /// email: SMTP login (with `password` or `password_file`).
     pub username: Option<String>,
+    #[schema(value_type = Option<String>)]
     pub password: Option<Secret>,
+    #[schema(value_type = Option<String>)]
     pub password_file: Option<PathBuf>,
     /// email: the sender, like `Watchpost <watchpost@example.com>`.
     pub from: Option<String>,

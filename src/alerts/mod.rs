@@ -11,6 +11,9 @@
 
 pub mod channels;
 mod config;
+pub mod defs;
+mod edit;
+mod edit_routes;
 pub mod email;
 pub mod model;
 pub mod observe;
@@ -23,6 +26,7 @@ pub mod task;
 use std::sync::Arc;
 
 pub use config::{AlertsConfig, ChannelConfig, RuleConfig};
+pub use edit_routes::AlertEditsApi;
 pub use routes::AlertsApi;
 pub use service::{Alerts, Sources};
 
@@ -31,6 +35,7 @@ use crate::store::StoreError;
 use crate::web::{Card, CardSource};
 
 pub fn routes(r: &mut Routes) {
+    edit_routes::routes(r);
     routes::routes(r);
 }
 

@@ -354,3 +354,125 @@ pub fn prune(conn: &Connection, before_ms: i64, limit: i64) -> Result<usize, Sto
     )?;
     Ok(events + outbox + silences)
 }
+
+/// A stored rule: its `[[alerts.rules]]` entry as JSON and where it came from.
+pub struct RuleRow {
+    pub id: String,
+    pub definition: String,
+    pub origin: String,
+}
+
+pub fn rules(conn: &Connection) -> Result<Vec<RuleRow>, StoreError> {
+    let mut stmt =
+        conn.prepare_cached("SELECT id, definition, origin FROM alert_rules ORDER BY rowid")?;
+    let rows = stmt
+        .query_map([], |r| {
+            Ok(RuleRow {
+                id: r.get(0)?,
+                definition: r.get(1)?,
+                origin: r.get(2)?,
+            })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
+/// The origin of rule `id`, if it exists.
+pub fn rule_origin(conn: &Connection, id: &str) -> Result<Option<String>, StoreError> {
+    let mut stmt = conn.prepare_cached("SELECT origin FROM alert_rules WHERE id = ?1")?;
+    let mut rows = stmt.query([id])?;
+    Ok(match rows.next()? {
+        Some(r) => Some(r.get(0)?),
+        None => None,
+    })
+}
+
+/// Inserts or replaces rule `id`. With `keep_existing`, an existing row wins.
+pub fn put_rule(
+    conn: &Connection,
+    id: &str,
+    definition: &str,
+    origin: &str,
+    now_ms: i64,
+    keep_existing: bool,
+) -> Result<(), StoreError> {
+    let sql = if keep_existing {
+        "INSERT OR IGNORE INTO alert_rules (id, definition, origin, updated_ms) VALUES (?1, ?2, ?3, ?4)"
+    } else {
+        "INSERT INTO alert_rules (id, definition, origin, updated_ms) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (id) DO UPDATE SET definition = ?2, origin = ?3, updated_ms = ?4"
+    };
+    conn.execute(sql, params![id, definition, origin, now_ms])?;
+    Ok(())
+}
+
+/// Deletes rule `id` with everything remembered about it.
+pub fn delete_rule(conn: &Connection, id: &str) -> Result<bool, StoreError> {
+    conn.execute("DELETE FROM alert_instances WHERE rule_id = ?1", [id])?;
+    Ok(conn.execute("DELETE FROM alert_rules WHERE id = ?1", [id])? == 1)
+}
+
+/// Deletes the rules of `origin` whose ids are not in `keep`.
+pub fn prune_rules(conn: &Connection, origin: &str, keep: &[String]) -> Result<usize, StoreError> {
+    let mut gone = 0;
+    for row in rules(conn)? {
+        if row.origin == origin && !keep.contains(&row.id) {
+            delete_rule(conn, &row.id)?;
+            gone += 1;
+        }
+    }
+    Ok(gone)
+}
+
+/// A stored channel: its kind, its sealed entry and where it came from.
+pub struct ChannelRow {
+    pub id: String,
+    pub kind: String,
+    pub sealed: Vec<u8>,
+    pub origin: String,
+}
+
+pub fn channels(conn: &Connection) -> Result<Vec<ChannelRow>, StoreError> {
+    let mut stmt =
+        conn.prepare_cached("SELECT id, kind, sealed, origin FROM alert_channels ORDER BY rowid")?;
+    let rows = stmt
+        .query_map([], |r| {
+            Ok(ChannelRow {
+                id: r.get(0)?,
+                kind: r.get(1)?,
+                sealed: r.get(2)?,
+                origin: r.get(3)?,
+            })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
+pub fn put_channel(conn: &Connection, row: &ChannelRow, now_ms: i64) -> Result<(), StoreError> {
+    conn.execute(
+        "INSERT INTO alert_channels (id, kind, sealed, origin, updated_ms) VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (id) DO UPDATE SET kind = ?2, sealed = ?3, origin = ?4, updated_ms = ?5",
+        params![row.id, row.kind, row.sealed, row.origin, now_ms],
+    )?;
+    Ok(())
+}
+
+pub fn delete_channel(conn: &Connection, id: &str) -> Result<bool, StoreError> {
+    Ok(conn.execute("DELETE FROM alert_channels WHERE id = ?1", [id])? == 1)
+}
+
+/// Deletes the channels of `origin` whose ids are not in `keep`.
+pub fn prune_channels(
+    conn: &Connection,
+    origin: &str,
+    keep: &[String],
+) -> Result<usize, StoreError> {
+    let mut gone = 0;
+    for row in channels(conn)? {
+        if row.origin == origin && !keep.contains(&row.id) {
+            delete_channel(conn, &row.id)?;
+            gone += 1;
+        }
+    }
+    Ok(gone)
+}

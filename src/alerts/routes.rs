@@ -92,6 +92,8 @@ pub struct ChannelView {
     pub kind: &'static str,
     /// Scheme and host only.
     pub target: String,
+    /// `config` (managed in the file) or `ui`.
+    pub origin: &'static str,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -105,12 +107,14 @@ pub struct AlertsView {
 
 fn channel_views(alerts: &Alerts) -> Vec<ChannelView> {
     alerts
+        .defs()
         .channels
         .iter()
         .map(|c| ChannelView {
             id: c.id.clone(),
             kind: c.kind(),
             target: c.shown_target(),
+            origin: c.origin,
         })
         .collect()
 }
@@ -125,7 +129,7 @@ async fn overview_api(_: CurrentUser, alerts: web::Data<Alerts>) -> Result<HttpR
             .into_iter()
             .filter(|i| i.phase != Phase::Inactive)
             .collect(),
-        rules: alerts.rules.clone(),
+        rules: alerts.defs().rules.clone(),
         channels: channel_views(&alerts),
     }))
 }
@@ -164,6 +168,7 @@ async fn rule_page(
     id: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     let rule = alerts
+        .defs()
         .rules
         .iter()
         .find(|r| r.id == *id)
@@ -386,7 +391,8 @@ async fn alerts_page(
 ) -> Result<HttpResponse, AppError> {
     let (instances, events, silences, outbox) = alerts.snapshot().await?;
     let now = alerts.clock.now_ms();
-    let rule_of = |id: &str| alerts.rules.iter().find(|r| r.id == id);
+    let defs = alerts.defs();
+    let rule_of = |id: &str| defs.rules.iter().find(|r| r.id == id);
     let mut firing = Vec::new();
     let mut pending = Vec::new();
     let mut silenced = Vec::new();
@@ -412,7 +418,7 @@ async fn alerts_page(
         firing,
         pending,
         silenced,
-        rules: alerts.rules.clone(),
+        rules: alerts.defs().rules.clone(),
         channels: channel_views(&alerts),
         silences,
         dead,
@@ -423,6 +429,11 @@ async fn alerts_page(
             Some("ended") => Some("Silence ended."),
             Some("tested") => Some("Test notification queued; see the delivery log."),
             Some("retried") => Some("Notification queued again."),
+            Some("rule-deleted") => Some("Rule deleted."),
+            Some("channel-added") => {
+                Some("Channel added; its secrets are sealed and not shown again.")
+            }
+            Some("channel-deleted") => Some("Channel deleted."),
             _ => None,
         },
     };

@@ -1,7 +1,6 @@
 //! Alert rules: what to watch ([`Kind`], one variant per signal), how
 //! urgently (severity, labels, runbook), where to send it (channels) and its
-//! timings. Rules come from the shipped defaults and `[[alerts.rules]]`; an
-//! entry with a default's id replaces it.
+//! timings. Where they are kept is [`super::defs`].
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -332,57 +331,31 @@ pub fn defaults() -> Vec<RuleConfig> {
     ]
 }
 
-/// Every rule in force: the defaults (unless turned off) with the file's
-/// entries replacing or adding. Entries that do not parse were refused by
-/// `config check` already and are skipped here.
-pub fn effective(config: &super::AlertsConfig) -> Vec<Rule> {
-    let mut entries = if config.default_rules {
-        defaults()
-    } else {
-        Vec::new()
-    };
-    for entry in &config.rules {
-        entries.retain(|d| d.id != entry.id);
-        entries.push(entry.clone());
-    }
-    entries
-        .iter()
-        .filter_map(|c| {
-            let mut rule = Rule::from_config(c, config.reminder()).ok()?;
-            if !config.rules.iter().any(|r| r.id == c.id) {
-                rule.origin = "default";
-            }
-            Some(rule)
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn every_default_rule_parses_and_a_file_entry_replaces_one() {
-        let mut config = super::super::AlertsConfig::default();
-        assert_eq!(effective(&config).len(), defaults().len());
-        config.rules.push(RuleConfig {
-            id: "check-down".into(),
-            kind: "check_down".into(),
-            checks: vec!["homepage".into()],
-            for_: Some("5m".into()),
-            ..RuleConfig::default()
-        });
-        let rules = effective(&config);
-        assert_eq!(rules.len(), defaults().len());
-        let replaced = rules.iter().find(|r| r.id == "check-down").unwrap();
-        assert_eq!(replaced.for_s, 300);
-        assert_eq!(replaced.origin, "config");
+    fn every_default_rule_parses_with_the_timings_of_the_issue() {
+        let rules: Vec<Rule> = defaults()
+            .iter()
+            .map(|c| Rule::from_config(c, Duration::from_secs(4 * 3600)).unwrap())
+            .collect();
+        let ids: Vec<&str> = rules.iter().map(|r| r.id.as_str()).collect();
         assert_eq!(
-            replaced.kind,
-            Kind::CheckDown {
-                checks: vec!["homepage".into()]
-            }
+            ids,
+            [
+                "disk-full",
+                "memory-full",
+                "check-down",
+                "certificate-expiring",
+                "brute-force",
+                "watchpost-health"
+            ]
         );
+        assert_eq!(rules[0].for_s, 600);
+        assert_eq!(rules[2].for_s, 120);
+        assert!(rules.iter().all(|r| r.reminder_s == 4 * 3600 && r.enabled));
     }
 
     #[test]

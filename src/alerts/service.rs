@@ -4,16 +4,18 @@
 //! and a per-channel rate limit that folds bursts into one digest.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::Duration;
 
 use super::AlertsConfig;
 use super::channels::{Channel, Delivery, Message, Notification, Outgoing};
+use super::defs::{self, Defs};
 use super::model::{Action, Instance, Notice, Observation, Phase, step};
 use super::observe::{Seen, World, observe};
 use super::repo::{self, InstanceRow, OutboxRow, Silence};
 use super::rules::{Kind, Rule};
 use crate::audit_trail::{Actioned, Trail};
+use crate::auth::seal::Sealer;
 use crate::bus::Signal;
 use crate::checks::Checks;
 use crate::clock::Clock;
@@ -58,9 +60,12 @@ struct Heard {
 pub struct Alerts {
     pub store: Store,
     pub clock: Clock,
-    trail: Trail,
-    pub rules: Vec<Rule>,
-    pub channels: Vec<Channel>,
+    pub(super) trail: Trail,
+    pub(super) sealer: Sealer,
+    /// The rules and channels in force; replaced whole after every edit.
+    defs: RwLock<Arc<Defs>>,
+    /// Reminder interval for rules without their own.
+    pub(super) reminder: Duration,
     rate_limit: i64,
     max_attempts: i64,
     pub sources: Sources,
@@ -73,31 +78,42 @@ pub struct Alerts {
 }
 
 impl Alerts {
-    pub fn new(
+    /// Provisions the configuration's rules and channels, loads what is in
+    /// force, and makes the delivery client.
+    pub async fn start(
         config: &AlertsConfig,
         store: Store,
         clock: Clock,
         trail: Trail,
+        sealer: Sealer,
         sources: Sources,
     ) -> anyhow::Result<Alerts> {
-        let channels = config
+        let sealed = config
             .channels
             .iter()
-            .map(Channel::from_config)
+            .map(|c| {
+                Channel::from_config(c)?;
+                defs::seal(&sealer, c, defs::ORIGIN_CONFIG)
+            })
             .collect::<Result<Vec<_>, String>>()
             .map_err(anyhow::Error::msg)?;
+        let (file, now) = (config.clone(), clock.now_ms());
+        store
+            .write(move |c| defs::provision(c, &file, &sealed, now))
+            .await?;
         let _ = rustls::crypto::ring::default_provider().install_default();
         let client = reqwest::Client::builder()
             .user_agent(concat!("Watchpost/", env!("CARGO_PKG_VERSION")))
             .timeout(SEND_TIMEOUT)
             .redirect(reqwest::redirect::Policy::none())
             .build()?;
-        Ok(Alerts {
+        let alerts = Alerts {
             store,
             clock,
             trail,
-            rules: super::rules::effective(config),
-            channels,
+            sealer,
+            defs: RwLock::default(),
+            reminder: config.reminder(),
             rate_limit: i64::from(config.rate_limit_per_minute.max(1)),
             max_attempts: i64::from(config.max_attempts.max(1)),
             sources,
@@ -106,7 +122,30 @@ impl Alerts {
             client,
             base_url: OnceLock::new(),
             queued: tokio::sync::Notify::new(),
-        })
+        };
+        alerts.reload().await?;
+        Ok(alerts)
+    }
+
+    /// The rules and channels in force now.
+    pub fn defs(&self) -> Arc<Defs> {
+        self.defs.read().map(|d| d.clone()).unwrap_or_default()
+    }
+
+    /// Reads the stored rules and channels again (after an edit).
+    pub(super) async fn reload(&self) -> Result<(), StoreError> {
+        let (sealer, reminder) = (self.sealer.clone(), self.reminder);
+        let (loaded, problems) = self
+            .store
+            .read(move |c| defs::load(c, &sealer, reminder))
+            .await?;
+        for problem in problems {
+            tracing::warn!(problem = %problem, "an alert definition is not in force");
+        }
+        if let Ok(mut defs) = self.defs.write() {
+            *defs = Arc::new(loaded);
+        }
+        Ok(())
     }
 
     fn heard(&self) -> std::sync::MutexGuard<'_, Heard> {
@@ -223,7 +262,7 @@ impl Alerts {
             })
             .collect();
         let mut perf_recent = Vec::new();
-        for rule in self.rules.iter().filter(|r| r.enabled) {
+        for rule in self.defs().rules.iter().filter(|r| r.enabled) {
             let (Kind::PerfP95(w) | Kind::PerfErrorRate(w)) = &rule.kind else {
                 continue;
             };
@@ -254,6 +293,7 @@ impl Alerts {
     /// most once an hour, and only when a rule watches it.
     async fn trail_problem(&self, now: i64) -> Result<Option<String>, AppError> {
         if !self
+            .defs()
             .rules
             .iter()
             .any(|r| r.enabled && r.kind == Kind::TrailBroken)
@@ -296,7 +336,8 @@ impl Alerts {
             .map(|r| ((r.rule_id.clone(), r.subject.clone()), r))
             .collect();
         let mut writes: Vec<Write> = Vec::new();
-        for rule in self.rules.iter().filter(|r| r.enabled) {
+        let defs = self.defs();
+        for rule in defs.rules.iter().filter(|r| r.enabled) {
             let mut seen_now = observe(rule, &world);
             // Subjects seen before but gone now (a deleted check) are clear.
             for ((rule_id, subject), row) in &stored {
@@ -322,7 +363,7 @@ impl Alerts {
                 };
                 let (after, actions) = step(before.clone(), observation, now, rule.timing());
                 if after != before || !actions.is_empty() {
-                    writes.push(self.write_for(rule, seen, after, actions, now));
+                    writes.push(self.write_for(&defs, rule, seen, after, actions, now));
                 }
             }
         }
@@ -359,6 +400,7 @@ impl Alerts {
 
     fn write_for(
         &self,
+        defs: &Defs,
         rule: &Rule,
         seen: Seen,
         after: Instance,
@@ -382,12 +424,12 @@ impl Alerts {
                     } else {
                         after.since_ms
                     };
-                    for channel in self.channels_of(rule) {
+                    for channel in channels_of(defs, rule) {
                         let n = self.notification(rule, &seen, notice, started, &channel.id);
                         let body = serde_json::to_string(&n).unwrap_or_default();
                         outbox.push((channel.id.clone(), n.idempotency_key, body));
                     }
-                    if self.channels_of(rule).next().is_some() {
+                    if channels_of(defs, rule).next().is_some() {
                         events.push(("notified".into(), format!("{} sent", notice.as_str())));
                     }
                 }
@@ -402,12 +444,6 @@ impl Alerts {
             events,
             outbox,
         }
-    }
-
-    fn channels_of<'a>(&'a self, rule: &'a Rule) -> impl Iterator<Item = &'a Channel> + 'a {
-        self.channels
-            .iter()
-            .filter(move |c| rule.channels.is_empty() || rule.channels.contains(&c.id))
     }
 
     fn notification(
@@ -445,7 +481,8 @@ impl Alerts {
         let now = self.clock.now_ms();
         let due = self.store.read(move |c| repo::due(c, now, 500)).await?;
         let mut sent = 0;
-        for channel in &self.channels {
+        let defs = self.defs();
+        for channel in &defs.channels {
             let mine: Vec<OutboxRow> = due
                 .iter()
                 .filter(|r| r.channel_id == channel.id)
@@ -554,7 +591,8 @@ impl Alerts {
 
     /// Queues a test notification on `channel_id`, audited.
     pub async fn send_test(&self, channel_id: &str, by: &Actioned) -> Result<(), AppError> {
-        let channel = self
+        let defs = self.defs();
+        let channel = defs
             .channels
             .iter()
             .find(|c| c.id == channel_id)
@@ -616,7 +654,8 @@ impl Alerts {
                 "say why in a comment of 1 to 500 characters".into(),
             ));
         }
-        if !silence.rule_id.is_empty() && !self.rules.iter().any(|r| r.id == silence.rule_id) {
+        if !silence.rule_id.is_empty() && !self.defs().rules.iter().any(|r| r.id == silence.rule_id)
+        {
             return Err(AppError::BadRequest(format!(
                 "{:?} is not a rule id",
                 silence.rule_id
@@ -801,6 +840,13 @@ struct Write {
     outbox: Vec<(String, String, String)>,
 }
 
+/// The channels `rule` sends to (every channel when it names none).
+fn channels_of<'a>(defs: &'a Defs, rule: &'a Rule) -> impl Iterator<Item = &'a Channel> + 'a {
+    defs.channels
+        .iter()
+        .filter(move |c| rule.channels.is_empty() || rule.channels.contains(&c.id))
+}
+
 /// Whether `silence` covers `rule` on `subject` at `now_ms`.
 pub fn covers(silence: &Silence, rule: &Rule, subject: &str, now_ms: i64) -> bool {
     let label_matches = silence.label.split_once('=').is_none_or(|(name, value)| {
@@ -861,10 +907,9 @@ mod tests {
 
     #[test]
     fn silences_match_by_rule_subject_and_label() {
-        let mut rule = super::super::rules::effective(&AlertsConfig::default())
-            .into_iter()
-            .find(|r| r.id == "check-down")
-            .unwrap();
+        let defaults = super::super::rules::defaults();
+        let mut rule = Rule::from_config(&defaults[2], Duration::ZERO).unwrap();
+        assert_eq!(rule.id, "check-down");
         rule.labels.insert("team".into(), "web".into());
         let s = |rule_id: &str, subject: &str, label: &str| Silence {
             id: 1,

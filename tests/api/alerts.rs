@@ -604,6 +604,274 @@ async fn an_admin_login_from_a_new_address_fires_and_a_known_one_does_not() {
 }
 
 #[tokio::test]
+async fn admins_make_change_and_delete_rules_and_channels_and_config_ones_are_read_only() {
+    let receiver = Receiver::start().await;
+    let secrets = tempfile::tempdir().unwrap();
+    let secret_file = secrets.path().join("hook-secret");
+    let (app, admin) = app_with_admin_and(|c| {
+        alerting(c, &receiver, &secret_file);
+        c.alerts.default_rules = true;
+    })
+    .await;
+    let v = viewer(&app, &admin).await;
+    let url = format!("{}/second", receiver.url);
+    let channel =
+        json!({"id": "hook2", "kind": "webhook", "url": url, "secret": "hook2-signing-secret"});
+    assert_eq!(
+        v.api(Method::POST, "/api/v1/alerts/channels", channel.clone())
+            .await
+            .status(),
+        403
+    );
+    let res = admin
+        .api(Method::POST, "/api/v1/alerts/channels", channel.clone())
+        .await;
+    assert_eq!(res.status(), 201);
+    let made = res.text().await.unwrap();
+    assert!(
+        made.contains("http://127.0.0.1")
+            && !made.contains("hook2-signing-secret")
+            && !made.contains("/second"),
+        "{made}"
+    );
+    let sealed = db_rows(
+        &app,
+        "SELECT hex(sealed) FROM alert_channels WHERE id = 'hook2'",
+    );
+    let plain = String::from_utf8_lossy(&hex_decode(&sealed[0][0])).to_string();
+    assert!(
+        !plain.contains("hook2-signing-secret") && !plain.contains("/second"),
+        "sealed at rest"
+    );
+    assert_eq!(
+        admin
+            .api(Method::POST, "/api/v1/alerts/channels", channel)
+            .await
+            .status(),
+        409
+    );
+    for (bad, says) in [
+        (
+            json!({"id": "f", "kind": "webhook", "url": "http://127.0.0.1/x", "secret_file": "/etc/shadow"}),
+            "configuration file",
+        ),
+        (
+            json!({"id": "bad id", "kind": "slack", "url": "https://hooks.example.com/x"}),
+            "letters",
+        ),
+        (json!({"id": "p", "kind": "pager"}), "not a channel kind"),
+    ] {
+        let res = admin
+            .api(Method::POST, "/api/v1/alerts/channels", bad)
+            .await;
+        assert_eq!(res.status(), 400);
+        assert!(res.text().await.unwrap().contains(says), "{says}");
+    }
+
+    let rule = json!({"id": "api-down", "kind": "check_down", "channels": ["hook2"], "for": "1m"});
+    assert_eq!(
+        v.api(Method::POST, "/api/v1/alerts/rules", rule.clone())
+            .await
+            .status(),
+        403
+    );
+    let res = admin
+        .api(Method::POST, "/api/v1/alerts/rules", rule.clone())
+        .await;
+    assert_eq!(res.status(), 201);
+    let made: Value = res.json().await.unwrap();
+    assert_eq!(
+        (made["for_s"].as_i64(), made["origin"].as_str()),
+        (Some(60), Some("ui"))
+    );
+    assert_eq!(
+        admin
+            .api(Method::POST, "/api/v1/alerts/rules", rule)
+            .await
+            .status(),
+        409
+    );
+    for (bad, says) in [
+        (json!({"id": "x", "kind": "check_gone"}), "not a rule kind"),
+        (
+            json!({"id": "x", "kind": "check_down", "channels": ["nope"]}),
+            "not a channel",
+        ),
+        (
+            json!({"id": "x", "kind": "check_down", "for": "soon"}),
+            "for",
+        ),
+    ] {
+        let res = admin.api(Method::POST, "/api/v1/alerts/rules", bad).await;
+        assert_eq!(res.status(), 400);
+        assert!(res.text().await.unwrap().contains(says), "{says}");
+    }
+    let res = admin
+        .api(
+            Method::PUT,
+            "/api/v1/alerts/rules/api-down",
+            json!({"kind": "check_down", "severity": "critical", "channels": ["hook2"]}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let res = admin
+        .api(
+            Method::PUT,
+            "/api/v1/alerts/rules/site-down",
+            json!({"kind": "check_down"}),
+        )
+        .await;
+    assert_eq!(res.status(), 409, "a rule from the file is read-only here");
+    assert!(res.text().await.unwrap().contains("configuration file"));
+    let res = admin
+        .api(
+            Method::PUT,
+            "/api/v1/alerts/rules/check-down",
+            json!({"kind": "check_down", "for": "5m"}),
+        )
+        .await;
+    assert_eq!(res.status(), 200, "a default rule is editable");
+    let res = admin
+        .api(
+            Method::PUT,
+            "/api/v1/alerts/rules/nope",
+            json!({"kind": "check_down"}),
+        )
+        .await;
+    assert_eq!(res.status(), 404);
+    let overview: Value = admin.get("/api/v1/alerts").await.json().await.unwrap();
+    let rule_of = |id: &str| {
+        overview["rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["id"] == id)
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(rule_of("api-down")["severity"], "critical");
+    assert_eq!(rule_of("check-down")["for_s"], 300);
+    assert_eq!(rule_of("site-down")["origin"], "config");
+
+    assert_eq!(
+        admin
+            .api(Method::DELETE, "/api/v1/alerts/channels/hook2", json!({}))
+            .await
+            .status(),
+        409,
+        "api-down sends to it"
+    );
+    assert_eq!(
+        admin
+            .api(
+                Method::DELETE,
+                "/api/v1/alerts/channels/ops-hook",
+                json!({})
+            )
+            .await
+            .status(),
+        409,
+        "from the file"
+    );
+    assert_eq!(
+        admin
+            .api(Method::DELETE, "/api/v1/alerts/rules/disk-full", json!({}))
+            .await
+            .status(),
+        409,
+        "a default is turned off, not deleted"
+    );
+    assert_eq!(
+        admin
+            .api(Method::DELETE, "/api/v1/alerts/rules/api-down", json!({}))
+            .await
+            .status(),
+        204
+    );
+    assert_eq!(
+        admin
+            .api(Method::DELETE, "/api/v1/alerts/rules/api-down", json!({}))
+            .await
+            .status(),
+        404
+    );
+    assert_eq!(
+        admin
+            .api(Method::DELETE, "/api/v1/alerts/channels/hook2", json!({}))
+            .await
+            .status(),
+        204
+    );
+
+    // The form previews without saving, then saves.
+    let fields = [
+        ("id", "form-rule"),
+        ("kind", "check_down"),
+        ("enabled", "on"),
+        ("for", "2m"),
+        ("severity", "info"),
+        ("preview", "1"),
+    ];
+    let res = admin
+        .submit("/alerts/rules/new", "/alerts/rules", &fields)
+        .await;
+    assert_eq!(res.status(), 200);
+    assert!(res.text().await.unwrap().contains("Would it fire now?"));
+    assert_eq!(
+        db_rows(
+            &app,
+            "SELECT COUNT(*) FROM alert_rules WHERE id = 'form-rule'"
+        ),
+        [["0"]]
+    );
+    let res = admin
+        .submit("/alerts/rules/new", "/alerts/rules", &fields[..5])
+        .await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(
+        db_rows(
+            &app,
+            "SELECT origin FROM alert_rules WHERE id = 'form-rule'"
+        ),
+        [["ui"]]
+    );
+    let res = admin
+        .submit(
+            "/alerts/rules/new",
+            "/alerts/rules",
+            &[("id", "bad"), ("kind", "check_down"), ("for", "soon")],
+        )
+        .await;
+    assert_eq!(res.status(), 400);
+    assert!(res.text().await.unwrap().contains("The rule was not saved"));
+    let actions: Vec<String> = db_rows(
+        &app,
+        "SELECT action FROM audit_trail WHERE action LIKE 'alert.%' ORDER BY id",
+    )
+    .into_iter()
+    .map(|r| r[0].clone())
+    .collect();
+    assert_eq!(
+        actions,
+        [
+            "alert.channel_created",
+            "alert.rule_created",
+            "alert.rule_changed",
+            "alert.rule_changed",
+            "alert.rule_deleted",
+            "alert.channel_deleted",
+            "alert.rule_created"
+        ]
+    );
+}
+
+fn hex_decode(hex: &str) -> Vec<u8> {
+    (0..hex.len() / 2)
+        .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap())
+        .collect()
+}
+
+#[tokio::test]
 async fn viewers_read_and_admins_silence_and_test_channels() {
     let receiver = Receiver::start().await;
     let secrets = tempfile::tempdir().unwrap();
