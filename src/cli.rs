@@ -4,12 +4,14 @@
 //! Exit codes: 0 success, 1 the command failed, 2 the configuration is invalid
 //! (nothing was started).
 
+mod alerts;
 mod dev;
 mod systemd;
 mod threats;
 mod trail;
 mod user;
 
+pub use alerts::AlertsCommand;
 pub use dev::DevCommand;
 pub use threats::ThreatsCommand;
 pub use user::{TokenCommand, UserCommand};
@@ -71,6 +73,9 @@ pub enum Command {
     /// Manage bans: list, ban, unban, extend.
     #[command(subcommand)]
     Threats(ThreatsCommand),
+    /// Alerting: list rules and what fires, test a channel, silence.
+    #[command(subcommand)]
+    Alerts(AlertsCommand),
     /// Tools for benchmarks and screenshots (synthetic data, clearly marked).
     #[command(subcommand)]
     Dev(DevCommand),
@@ -343,6 +348,7 @@ pub async fn backup(file: Option<PathBuf>, args: BackupArgs) -> ExitCode {
     }
 }
 
+pub use alerts::alerts;
 pub use threats::threats;
 pub use user::{token, user};
 

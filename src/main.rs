@@ -33,6 +33,7 @@ fn main() -> ExitCode {
             Command::User(command) => cli::user(config, command).await,
             Command::Token(command) => cli::token(config, command).await,
             Command::Threats(command) => cli::threats(config, command).await,
+            Command::Alerts(command) => cli::alerts(config, command).await,
             Command::Dev(command) => cli::dev(config, command).await,
         }
     })

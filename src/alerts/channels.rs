@@ -343,6 +343,51 @@ impl Channel {
     }
 }
 
+/// The client every HTTP channel sends with: a 10 s limit, no redirects.
+pub fn client() -> reqwest::Result<reqwest::Client> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .user_agent(concat!("Watchpost/", env!("CARGO_PKG_VERSION")))
+        .timeout(std::time::Duration::from_secs(10))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+}
+
+/// Sends `message` on `channel` once; the error says what went wrong,
+/// without secrets.
+pub async fn deliver(
+    client: &reqwest::Client,
+    channel: &Channel,
+    message: &Message,
+    now_s: i64,
+) -> Result<(), String> {
+    let outgoing = match channel.delivery(message, now_s) {
+        Delivery::Http(outgoing) => outgoing,
+        Delivery::Email(email) => return email.send(message).await,
+    };
+    let mut request = client.post(&outgoing.url).body(outgoing.body);
+    for (name, value) in &outgoing.headers {
+        request = request.header(name, value);
+    }
+    let response = request.send().await.map_err(|e| describe(&e))?;
+    let status = response.status();
+    if status.is_success() {
+        Ok(())
+    } else {
+        Err(format!("the receiver answered {status}"))
+    }
+}
+
+fn describe(e: &reqwest::Error) -> String {
+    if e.is_timeout() {
+        "the receiver did not answer in time".into()
+    } else if e.is_connect() {
+        "the receiver could not be reached (connection failed)".into()
+    } else {
+        "the request failed before an answer".into()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

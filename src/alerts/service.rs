@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::Duration;
 
 use super::AlertsConfig;
-use super::channels::{Channel, Delivery, Message, Notification, Outgoing};
+use super::channels::{Channel, Message, Notification};
 use super::defs::{self, Defs};
 use super::model::{Action, Instance, Notice, Observation, Phase, step};
 use super::observe::{Seen, World, observe};
@@ -33,8 +33,6 @@ const BRUTE_FORCE_WINDOW_MS: i64 = 10 * 60_000;
 const RESTART_WINDOW_MS: i64 = 10 * 60_000;
 /// How often the audit trail is verified for `trail_broken` rules.
 const TRAIL_EVERY_MS: i64 = 3_600_000;
-/// A delivery attempt's time limit.
-const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 const FIRST_RETRY_MS: i64 = 5_000;
 const MAX_RETRY_MS: i64 = 30 * 60_000;
 
@@ -101,12 +99,7 @@ impl Alerts {
         store
             .write(move |c| defs::provision(c, &file, &sealed, now))
             .await?;
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let client = reqwest::Client::builder()
-            .user_agent(concat!("Watchpost/", env!("CARGO_PKG_VERSION")))
-            .timeout(SEND_TIMEOUT)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()?;
+        let client = super::channels::client()?;
         let alerts = Alerts {
             store,
             clock,
@@ -551,10 +544,7 @@ impl Alerts {
                 Some(key),
             )
         };
-        let result = match channel.delivery(&message, now / 1000) {
-            Delivery::Http(outgoing) => self.send(&outgoing).await,
-            Delivery::Email(email) => email.send(&message).await,
-        };
+        let result = super::channels::deliver(&self.client, channel, &message, now / 1000).await;
         let attempts = batch.iter().map(|r| r.attempts).max().unwrap_or(0) + 1;
         let count = ids.len();
         match result {
@@ -575,20 +565,6 @@ impl Alerts {
         }
     }
 
-    async fn send(&self, outgoing: &Outgoing) -> Result<(), String> {
-        let mut request = self.client.post(&outgoing.url).body(outgoing.body.clone());
-        for (name, value) in &outgoing.headers {
-            request = request.header(name, value);
-        }
-        let response = request.send().await.map_err(|e| describe(&e))?;
-        let status = response.status();
-        if status.is_success() {
-            Ok(())
-        } else {
-            Err(format!("the receiver answered {status}"))
-        }
-    }
-
     /// Queues a test notification on `channel_id`, audited.
     pub async fn send_test(&self, channel_id: &str, by: &Actioned) -> Result<(), AppError> {
         let defs = self.defs();
@@ -598,29 +574,11 @@ impl Alerts {
             .find(|c| c.id == channel_id)
             .ok_or(AppError::NotFound)?;
         let now = self.clock.now_ms();
-        let rule = Rule {
-            id: "test".into(),
-            kind: super::rules::Kind::SelfHealth,
-            enabled: true,
-            severity: super::rules::Severity::Info,
-            labels: Default::default(),
-            channels: Vec::new(),
-            runbook: None,
-            for_s: 0,
-            resolve_after_s: 0,
-            reminder_s: 0,
-            origin: "test",
-        };
-        let seen = Seen {
-            subject: format!("channel:{}", channel.id),
-            active: true,
-            summary: format!(
-                "A test notification from Watchpost to channel {:?}",
-                channel.id
-            ),
-            maintenance: false,
-        };
-        let n = self.notification(&rule, &seen, Notice::Firing, now, &channel.id);
+        let n = test_notification(
+            &channel.id,
+            self.base_url.get().map_or("", String::as_str),
+            now,
+        );
         let body = serde_json::to_string(&n).unwrap_or_default();
         let (id, key) = (channel.id.clone(), n.idempotency_key.clone());
         let entry = by.entry("alert.channel_tested", format!("channel:{id}"));
@@ -644,36 +602,7 @@ impl Alerts {
         by: &Actioned,
         who: &str,
     ) -> Result<Silence, AppError> {
-        if !(1..=60 * 24 * 90).contains(&minutes) {
-            return Err(AppError::BadRequest(
-                "minutes must be between 1 and 129600 (90 days)".into(),
-            ));
-        }
-        if silence.comment.trim().is_empty() || silence.comment.chars().count() > 500 {
-            return Err(AppError::BadRequest(
-                "say why in a comment of 1 to 500 characters".into(),
-            ));
-        }
-        if !silence.rule_id.is_empty() && !self.defs().rules.iter().any(|r| r.id == silence.rule_id)
-        {
-            return Err(AppError::BadRequest(format!(
-                "{:?} is not a rule id",
-                silence.rule_id
-            )));
-        }
-        if !silence.label.is_empty() && !silence.label.contains('=') {
-            return Err(AppError::BadRequest(
-                "label must be written name=value".into(),
-            ));
-        }
-        if [&silence.subject, &silence.label]
-            .iter()
-            .any(|t| t.chars().count() > 200 || t.chars().any(char::is_control))
-        {
-            return Err(AppError::BadRequest(
-                "subject and label must be at most 200 printable characters".into(),
-            ));
-        }
+        check_silence(&self.defs().rules, &silence, minutes)?;
         let now = self.clock.now_ms();
         silence.starts_ms = now;
         silence.ends_ms = now + minutes * 60_000;
@@ -847,6 +776,57 @@ fn channels_of<'a>(defs: &'a Defs, rule: &'a Rule) -> impl Iterator<Item = &'a C
         .filter(move |c| rule.channels.is_empty() || rule.channels.contains(&c.id))
 }
 
+/// The notification "send test" sends on `channel_id`.
+pub fn test_notification(channel_id: &str, base_url: &str, now_ms: i64) -> Notification {
+    Notification {
+        rule: "test".into(),
+        status: "firing".into(),
+        notice: Notice::Firing.as_str().into(),
+        severity: "info".into(),
+        summary: format!("A test notification from Watchpost to channel {channel_id:?}"),
+        subject: format!("channel:{channel_id}"),
+        started_at: rfc3339(now_ms),
+        idempotency_key: format!("{}-{channel_id}", uuid::Uuid::now_v7()),
+        labels: Default::default(),
+        runbook: None,
+        url: format!("{base_url}/alerts"),
+    }
+}
+
+/// What is wrong with a silence of `minutes`, if anything.
+pub fn check_silence(rules: &[Rule], silence: &Silence, minutes: i64) -> Result<(), AppError> {
+    if !(1..=60 * 24 * 90).contains(&minutes) {
+        return Err(AppError::BadRequest(
+            "minutes must be between 1 and 129600 (90 days)".into(),
+        ));
+    }
+    if silence.comment.trim().is_empty() || silence.comment.chars().count() > 500 {
+        return Err(AppError::BadRequest(
+            "say why in a comment of 1 to 500 characters".into(),
+        ));
+    }
+    if !silence.rule_id.is_empty() && !rules.iter().any(|r| r.id == silence.rule_id) {
+        return Err(AppError::BadRequest(format!(
+            "{:?} is not a rule id",
+            silence.rule_id
+        )));
+    }
+    if !silence.label.is_empty() && !silence.label.contains('=') {
+        return Err(AppError::BadRequest(
+            "label must be written name=value".into(),
+        ));
+    }
+    if [&silence.subject, &silence.label]
+        .iter()
+        .any(|t| t.chars().count() > 200 || t.chars().any(char::is_control))
+    {
+        return Err(AppError::BadRequest(
+            "subject and label must be at most 200 printable characters".into(),
+        ));
+    }
+    Ok(())
+}
+
 /// Whether `silence` covers `rule` on `subject` at `now_ms`.
 pub fn covers(silence: &Silence, rule: &Rule, subject: &str, now_ms: i64) -> bool {
     let label_matches = silence.label.split_once('=').is_none_or(|(name, value)| {
@@ -867,16 +847,6 @@ pub fn backoff_ms(attempts: i64) -> i64 {
     let base = FIRST_RETRY_MS.saturating_mul(1i64 << exp).min(MAX_RETRY_MS);
     let jitter = i64::from(uuid::Uuid::new_v4().as_bytes()[0]) * base / 1020 - base / 8;
     base + jitter
-}
-
-fn describe(e: &reqwest::Error) -> String {
-    if e.is_timeout() {
-        "the receiver did not answer in time".into()
-    } else if e.is_connect() {
-        "the receiver could not be reached (connection failed)".into()
-    } else {
-        "the request failed before an answer".into()
-    }
 }
 
 fn rfc3339(ms: i64) -> String {

@@ -416,3 +416,88 @@ kind = "nginx"
         "defaults fill the other detectors"
     );
 }
+
+#[test]
+fn alerts_list_test_and_silence_from_the_shell() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let receiver = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = receiver.local_addr().unwrap().port();
+    std::fs::write(
+        dir.path().join("watchpost.toml"),
+        format!(
+            "[[alerts.channels]]\nid = \"ops\"\nkind = \"webhook\"\nurl = \"http://127.0.0.1:{port}/hook\"\n\n\
+             [[alerts.rules]]\nid = \"site-down\"\nkind = \"check_down\"\nchannels = [\"ops\"]\n"
+        ),
+    )
+    .unwrap();
+    let got = std::thread::spawn(move || {
+        let (mut stream, _) = receiver.accept().unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let mut request = Vec::new();
+        let mut buf = [0u8; 4096];
+        while !String::from_utf8_lossy(&request).contains("\"url\"") {
+            let n = stream.read(&mut buf).unwrap_or(0);
+            if n == 0 {
+                break;
+            }
+            request.extend_from_slice(&buf[..n]);
+        }
+        stream
+            .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
+            .unwrap();
+        String::from_utf8_lossy(&request).to_string()
+    });
+    let run = |args: &[&str]| {
+        watchpost(dir.path())
+            .arg("alerts")
+            .args(args)
+            .output()
+            .unwrap()
+    };
+
+    let list = run(&["list"]);
+    assert!(list.status.success());
+    let text = String::from_utf8_lossy(&list.stdout);
+    for expected in ["site-down", "disk-full", "ops", "http://127.0.0.1", "none"] {
+        assert!(text.contains(expected), "{expected}: {text}");
+    }
+    assert!(!text.contains("/hook"), "a channel's path is never printed");
+
+    let test = run(&["test", "ops"]);
+    assert!(
+        test.status.success(),
+        "{}",
+        String::from_utf8_lossy(&test.stderr)
+    );
+    let request = got.join().unwrap();
+    assert!(request.starts_with("POST /hook"), "{request}");
+    assert!(
+        request.contains("A test notification from Watchpost"),
+        "{request}"
+    );
+    let missing = run(&["test", "nope"]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("not a channel"));
+
+    let bad = run(&["silence", "--rule", "nope", "--comment", "x"]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("not a rule id"));
+    let ok = run(&[
+        "silence",
+        "--rule",
+        "site-down",
+        "--minutes",
+        "30",
+        "--comment",
+        "deploying",
+    ]);
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    assert!(String::from_utf8_lossy(&ok.stdout).starts_with("silence #1 until"));
+}
