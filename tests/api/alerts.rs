@@ -872,6 +872,144 @@ fn hex_decode(hex: &str) -> Vec<u8> {
 }
 
 #[tokio::test]
+async fn slack_discord_ntfy_and_telegram_get_their_own_requests() {
+    let receiver = Receiver::start().await;
+    let base = receiver.url.trim_end_matches("/hook").to_string();
+    let (app, admin) = app_with_admin_and(|c| {
+        c.alerts.default_rules = false;
+        let channel = |id: &str, kind: &str, url: String| ChannelConfig {
+            id: id.into(),
+            kind: kind.into(),
+            url: Some(Secret::new(url)),
+            ..ChannelConfig::default()
+        };
+        c.alerts.channels = vec![
+            channel("slack", "slack", format!("{base}/slack/T000/B000/XXXX")),
+            channel("discord", "discord", format!("{base}/discord/123/abc")),
+            ChannelConfig {
+                tags: vec!["warning".into()],
+                ..channel("ntfy", "ntfy", format!("{base}/ntfy/team-alerts"))
+            },
+            ChannelConfig {
+                bot_token: Some(Secret::new("123456:ABC-token")),
+                chat_id: Some("-1001".into()),
+                ..channel("telegram", "telegram", base.clone())
+            },
+        ];
+    })
+    .await;
+    let _ = &app;
+    for id in ["slack", "discord", "ntfy", "telegram"] {
+        let res = admin
+            .api(
+                Method::POST,
+                &format!("/api/v1/alerts/channels/{id}/test"),
+                json!({}),
+            )
+            .await;
+        assert_eq!(res.status(), 202);
+    }
+    eventually("four requests", || receiver.got().len() == 4).await;
+    let got = receiver.got();
+    let at = |prefix: &str| {
+        got.iter()
+            .find(|r| r.path.starts_with(prefix))
+            .unwrap()
+            .clone()
+    };
+    let slack = at("/slack/T000/B000/XXXX");
+    assert!(
+        slack.json()["text"]
+            .as_str()
+            .unwrap()
+            .contains("A test notification")
+    );
+    let discord = at("/discord/123/abc");
+    assert!(
+        discord.json()["content"]
+            .as_str()
+            .unwrap()
+            .starts_with("[FIRING] test")
+    );
+    let ntfy = at("/ntfy/team-alerts");
+    assert_eq!(ntfy.header("title"), Some("[FIRING] test"));
+    assert_eq!(ntfy.header("priority"), Some("3"), "info severity");
+    assert_eq!(ntfy.header("tags"), Some("warning"));
+    assert!(String::from_utf8_lossy(&ntfy.body).contains("A test notification"));
+    let telegram = at("/bot123456:ABC-token/sendMessage");
+    assert_eq!(telegram.json()["chat_id"], "-1001");
+    assert!(
+        telegram.json()["text"]
+            .as_str()
+            .unwrap()
+            .contains("A test notification")
+    );
+    for r in &got {
+        assert!(r.header("idempotency-key").is_some(), "{r:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_burst_over_the_rate_limit_goes_as_one_digest() {
+    let receiver = Receiver::start().await;
+    let target = HttpTarget::start().await;
+    let secrets = tempfile::tempdir().unwrap();
+    let secret_file = secrets.path().join("hook-secret");
+    let (app, admin) = app_with_admin_and(|c| {
+        alerting(c, &receiver, &secret_file);
+        c.alerts.rate_limit_per_minute = 2;
+    })
+    .await;
+    target.set(Reply {
+        status: 500,
+        ..Reply::default()
+    });
+    for i in 0..5 {
+        create(
+            &admin,
+            json!({"id": format!("site{i}"), "name": format!("Site {i}"), "kind": "http", "url": target.url("/"), "interval": "1h", "fail_after": 1}),
+        )
+        .await;
+    }
+    for i in 0..5 {
+        run(&admin, &format!("site{i}")).await;
+    }
+    // Should the five have been split over two evaluations, what waits for
+    // the next minute goes out once it starts.
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    app.clock.advance(Duration::from_secs(61));
+    eventually("the notifications go out", || {
+        db_rows(
+            &app,
+            "SELECT COUNT(*) FROM alert_outbox WHERE status = 'sent'",
+        ) == [["5"]]
+    })
+    .await;
+    let got = receiver.got();
+    let notes: usize = got
+        .iter()
+        .map(|r| {
+            let body = r.json();
+            if body["digest"] == true {
+                body["notifications"].as_array().unwrap().len()
+            } else {
+                1
+            }
+        })
+        .sum();
+    assert_eq!(notes, 5, "nothing lost: {got:?}");
+    assert!(
+        got.len() <= 3,
+        "at most 2 single requests and then digests: {}",
+        got.len()
+    );
+    assert!(
+        got.iter().any(|r| r.json()["digest"] == true),
+        "a digest was sent"
+    );
+}
+
+#[tokio::test]
 async fn viewers_read_and_admins_silence_and_test_channels() {
     let receiver = Receiver::start().await;
     let secrets = tempfile::tempdir().unwrap();
