@@ -602,38 +602,18 @@ impl Alerts {
         by: &Actioned,
         who: &str,
     ) -> Result<Silence, AppError> {
-        check_silence(&self.defs().rules, &silence, minutes)?;
-        let now = self.clock.now_ms();
-        silence.starts_ms = now;
-        silence.ends_ms = now + minutes * 60_000;
-        silence.created_ms = now;
         silence.created_by = who.to_string();
-        let entry = by
-            .entry(
-                "alert.silenced",
-                format!(
-                    "rule:{}",
-                    if silence.rule_id.is_empty() {
-                        "*"
-                    } else {
-                        &silence.rule_id
-                    }
-                ),
-            )
-            .detail("subject", silence.subject.clone())
-            .detail("label", silence.label.clone())
-            .detail("minutes", minutes)
-            .pii_detail("comment", silence.comment.clone());
-        let (trail, s) = (self.trail.clone(), silence.clone());
-        silence.id = self
-            .store
-            .write(move |c| {
-                let id = repo::add_silence(c, &s)?;
-                trail.append(c, now, &entry)?;
-                Ok(id)
-            })
-            .await?;
-        Ok(silence)
+        let now = self.clock.now_ms();
+        start_silence(
+            &self.store,
+            &self.trail,
+            &self.defs().rules,
+            silence,
+            minutes,
+            by,
+            now,
+        )
+        .await
     }
 
     /// Ends a silence now, audited.
@@ -793,8 +773,45 @@ pub fn test_notification(channel_id: &str, base_url: &str, now_ms: i64) -> Notif
     }
 }
 
+/// Validates and stores a silence of `minutes` from `now_ms`, audited
+/// (the page, the API and the CLI all start silences here).
+pub async fn start_silence(
+    store: &Store,
+    trail: &Trail,
+    rules: &[Rule],
+    mut silence: Silence,
+    minutes: i64,
+    by: &Actioned,
+    now_ms: i64,
+) -> Result<Silence, AppError> {
+    check_silence(rules, &silence, minutes)?;
+    silence.starts_ms = now_ms;
+    silence.ends_ms = now_ms + minutes * 60_000;
+    silence.created_ms = now_ms;
+    let target = if silence.rule_id.is_empty() {
+        "*"
+    } else {
+        &silence.rule_id
+    };
+    let entry = by
+        .entry("alert.silenced", format!("rule:{target}"))
+        .detail("subject", silence.subject.clone())
+        .detail("label", silence.label.clone())
+        .detail("minutes", minutes)
+        .pii_detail("comment", silence.comment.clone());
+    let (trail, s) = (trail.clone(), silence.clone());
+    silence.id = store
+        .write(move |c| {
+            let id = repo::add_silence(c, &s)?;
+            trail.append(c, now_ms, &entry)?;
+            Ok(id)
+        })
+        .await?;
+    Ok(silence)
+}
+
 /// What is wrong with a silence of `minutes`, if anything.
-pub fn check_silence(rules: &[Rule], silence: &Silence, minutes: i64) -> Result<(), AppError> {
+fn check_silence(rules: &[Rule], silence: &Silence, minutes: i64) -> Result<(), AppError> {
     if !(1..=60 * 24 * 90).contains(&minutes) {
         return Err(AppError::BadRequest(
             "minutes must be between 1 and 129600 (90 days)".into(),

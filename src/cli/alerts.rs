@@ -13,7 +13,7 @@ use clap::{Args, Subcommand};
 use crate::alerts::channels::{self, Message};
 use crate::alerts::defs::{self, Defs};
 use crate::alerts::repo::{self, Silence};
-use crate::alerts::service::{check_silence, test_notification};
+use crate::alerts::service::{start_silence, test_notification};
 use crate::audit_trail::{Actioned, Actor, Trail};
 use crate::auth::seal::Sealer;
 use crate::error::AppError;
@@ -201,38 +201,23 @@ async fn run(o: &Opened, command: AlertsCommand) -> Result<String, AppError> {
                 rule_id: args.rule.trim().to_string(),
                 subject: args.subject.trim().to_string(),
                 label: args.label.trim().to_string(),
-                starts_ms: now,
-                ends_ms: now + args.minutes.saturating_mul(60_000),
+                starts_ms: 0,
+                ends_ms: 0,
                 created_by: "cli".into(),
                 comment: args.comment.trim().to_string(),
-                created_ms: now,
+                created_ms: 0,
             };
-            check_silence(&o.defs.rules, &silence, args.minutes)?;
-            let entry = by
-                .entry(
-                    "alert.silenced",
-                    format!(
-                        "rule:{}",
-                        if silence.rule_id.is_empty() {
-                            "*"
-                        } else {
-                            &silence.rule_id
-                        }
-                    ),
-                )
-                .detail("subject", silence.subject.clone())
-                .detail("label", silence.label.clone())
-                .detail("minutes", args.minutes)
-                .pii_detail("comment", silence.comment.clone());
-            let (trail, s) = (o.trail.clone(), silence.clone());
-            let id = o
-                .store
-                .write(move |c| {
-                    let id = repo::add_silence(c, &s)?;
-                    trail.append(c, now, &entry)?;
-                    Ok(id)
-                })
-                .await?;
+            let silence = start_silence(
+                &o.store,
+                &o.trail,
+                &o.defs.rules,
+                silence,
+                args.minutes,
+                &by,
+                now,
+            )
+            .await?;
+            let id = silence.id;
             Ok(format!(
                 "silence #{id} until {}",
                 crate::auth::when(Some(silence.ends_ms))
