@@ -30,7 +30,7 @@ use crate::store::{self, Store, instance};
 use crate::tasks::Tasks;
 use crate::threats::{self, Threats};
 use crate::web::{Identify, Overview, ProcessStart};
-use crate::{alerts, bus, host, http, metrics, retention, series, web};
+use crate::{alerts, bus, errors, host, http, metrics, retention, series, web};
 
 pub struct App {
     addr: SocketAddr,
@@ -55,6 +55,7 @@ pub fn all_routes(r: &mut Routes) {
     threats::routes(r);
     perf::routes(r);
     alerts::routes(r);
+    errors::routes(r);
     metrics::routes(r);
     http::openapi::routes(r);
 }
@@ -304,6 +305,11 @@ impl App {
         };
         let openapi = http::openapi::document(openapi_parts())?;
 
+        let errors_data = Data::new(errors::Errors::new(
+            store.clone(),
+            clock.clone(),
+            trail.clone(),
+        ));
         let app_data = {
             let store = Data::new(store.clone());
             let health = Data::from(health.clone());
@@ -320,6 +326,7 @@ impl App {
             let threats_data = Data::from(threats.clone());
             let perf_data = Data::from(perf.clone());
             let alerts_data = Data::from(alerts.clone());
+            let errors_data = errors_data.clone();
             let status_page = Data::new(config.status_page.clone());
             let identify = Data::new(Identify(|req| Box::pin(auth::viewer_of(req))));
             let sources = threats.clone();
@@ -345,6 +352,7 @@ impl App {
                     .app_data(threats_data.clone())
                     .app_data(perf_data.clone())
                     .app_data(alerts_data.clone())
+                    .app_data(errors_data.clone())
                     .app_data(status_page.clone())
                     .app_data(identify.clone())
                     .app_data(runtime.clone());

@@ -6,6 +6,7 @@
 
 mod alerts;
 mod dev;
+mod errors;
 mod systemd;
 mod threats;
 mod trail;
@@ -13,6 +14,7 @@ mod user;
 
 pub use alerts::AlertsCommand;
 pub use dev::DevCommand;
+pub use errors::ErrorsCommand;
 pub use threats::ThreatsCommand;
 pub use user::{TokenCommand, UserCommand};
 
@@ -76,6 +78,9 @@ pub enum Command {
     /// Alerting: list rules and what fires, test a channel, silence.
     #[command(subcommand)]
     Alerts(AlertsCommand),
+    /// Error tracking: `errors project add NAME` prints a new project's DSN.
+    #[command(subcommand)]
+    Errors(ErrorsCommand),
     /// Tools for benchmarks and screenshots (synthetic data, clearly marked).
     #[command(subcommand)]
     Dev(DevCommand),
@@ -349,6 +354,7 @@ pub async fn backup(file: Option<PathBuf>, args: BackupArgs) -> ExitCode {
 }
 
 pub use alerts::alerts;
+pub use errors::errors;
 pub use threats::threats;
 pub use user::{token, user};
 

@@ -14,6 +14,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod error;
+pub mod errors;
 pub mod health;
 pub mod host;
 pub mod http;

@@ -34,6 +34,7 @@ fn main() -> ExitCode {
             Command::Token(command) => cli::token(config, command).await,
             Command::Threats(command) => cli::threats(config, command).await,
             Command::Alerts(command) => cli::alerts(config, command).await,
+            Command::Errors(command) => cli::errors(config, command).await,
             Command::Dev(command) => cli::dev(config, command).await,
         }
     })

@@ -32,7 +32,11 @@ pub fn class_of(method: &Method, path: &str) -> Option<usize> {
         "login"
     } else if *method == Method::POST && path == "/login/totp" {
         "totp"
-    } else if path.starts_with("/ping/") || path.starts_with("/api/v1/hooks/") {
+    } else if path.starts_with("/ping/")
+        || path.starts_with("/api/v1/hooks/")
+        || (path.starts_with("/api/")
+            && (path.ends_with("/envelope/") || path.ends_with("/store/")))
+    {
         "ingest"
     } else if path.starts_with("/api/") {
         "api"
@@ -119,6 +123,7 @@ mod tests {
         assert_eq!(class(Method::POST, "/login/totp"), Some("totp"));
         assert_eq!(class(Method::GET, "/api/v1/checks"), Some("api"));
         assert_eq!(class(Method::POST, "/ping/abc"), Some("ingest"));
+        assert_eq!(class(Method::POST, "/api/3/envelope/"), Some("ingest"));
         assert_eq!(class(Method::GET, "/status"), Some("public"));
         assert_eq!(class(Method::GET, "/badge/1/status.svg"), Some("public"));
         assert_eq!(class(Method::GET, "/health"), None);

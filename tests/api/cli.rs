@@ -501,3 +501,39 @@ fn alerts_list_test_and_silence_from_the_shell() {
     );
     assert!(String::from_utf8_lossy(&ok.stdout).starts_with("silence #1 until"));
 }
+
+#[test]
+fn errors_project_add_prints_only_the_dsn() {
+    let dir = tempfile::tempdir().unwrap();
+    let add = |name: &str| {
+        watchpost(dir.path())
+            .env(
+                "WATCHPOST_SERVER__PUBLIC_URL",
+                "https://watchpost.example.com/",
+            )
+            .args(["errors", "project", "add", name])
+            .output()
+            .unwrap()
+    };
+    let out = add("Shop backend");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let dsn = String::from_utf8_lossy(&out.stdout).to_string();
+    let dsn = dsn.strip_suffix('\n').unwrap();
+    assert!(!dsn.contains('\n'), "one line: {dsn:?}");
+    let key = dsn
+        .strip_prefix("https://")
+        .and_then(|rest| rest.strip_suffix("@watchpost.example.com/1"))
+        .unwrap_or_else(|| panic!("{dsn}"));
+    assert!(
+        key.len() == 32 && key.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{key}"
+    );
+    let again = add("Shop backend");
+    assert_eq!(again.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("exists already"));
+    assert!(again.stdout.is_empty());
+}

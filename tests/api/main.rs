@@ -16,6 +16,7 @@ mod checks;
 mod checks_pages;
 mod cli;
 mod config;
+mod errors;
 mod health;
 mod helpers;
 mod host;

@@ -1,0 +1,17 @@
+//! Error tracking for the team's apps, Sentry-SDK compatible. This part is
+//! the ingest fast path: projects with DSN keys (`watchpost errors project
+//! add`), and `POST /api/{project_id}/envelope/` (and the legacy
+//! `/store/`) that authenticates the key (query string, `X-Sentry-Auth`, or
+//! the envelope's `dsn`), decompresses within caps, parses the envelope
+//! leniently and commits the items before answering `{"id"}`. Digesting
+//! them into issues is the next step.
+
+pub mod decode;
+pub mod envelope;
+pub mod model;
+pub mod repo;
+mod routes;
+pub mod service;
+
+pub use routes::routes;
+pub use service::Errors;
