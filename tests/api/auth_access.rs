@@ -46,8 +46,9 @@ fn the_route_table_declares_every_state_changing_route() {
         .filter(|(_, _, a)| *a == Access::Public)
         .map(|(_, p, _)| *p)
         .collect();
-    // The ways in, heartbeat pings (their secret token is the credential) and
-    // signed webhooks (the signature is).
+    // The ways in, heartbeat pings (their secret token is the credential),
+    // signed webhooks (the signature is) and error ingest (the DSN key is),
+    // with its CORS preflight.
     assert_eq!(
         public,
         [
@@ -57,9 +58,13 @@ fn the_route_table_declares_every_state_changing_route() {
             "/set-password",
             "/ping/{token}",
             "/ping/{token}/{kind}",
-            "/api/v1/hooks/{name}"
+            "/api/v1/hooks/{name}",
+            "/api/{project_id}/envelope/",
+            "/api/{project_id}/store/",
+            "/api/{project_id}/envelope/",
+            "/api/{project_id}/store/"
         ],
-        "only the ways in, heartbeat pings and signed webhooks are public"
+        "only the ways in, heartbeat pings, signed webhooks and error ingest are public"
     );
 }
 
