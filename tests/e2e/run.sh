@@ -2,8 +2,8 @@
 # End-to-end tests: the release binary on a free loopback port with a throwaway
 # data directory holding 30 days of synthetic host history, driven by real
 # clients. Installs what it needs itself: Debian chromium and prometheus
-# (apt-get; promtool and a real scraper) and playwright-core (npm, into
-# target/e2e/node).
+# (apt-get; promtool and a real scraper), playwright-core (npm, into
+# target/e2e/node) and sentry-sdk (PyPI, into the venv target/e2e/venv).
 # Artifacts (screenshots, server log) land in target/e2e/.
 set -euo pipefail
 
@@ -31,6 +31,7 @@ apt_install chromium prometheus
 command -v curl >/dev/null || apt_install curl
 command -v node >/dev/null && command -v npm >/dev/null || apt_install nodejs npm
 command -v python3 >/dev/null || apt_install python3
+python3 -c 'import venv, ensurepip' 2>/dev/null || apt_install python3-venv
 if [ ! -d "$node_dir/node_modules/playwright-core" ]; then
   say "npm install playwright-core"
   [ -f "$node_dir/package.json" ] || echo '{"private": true}' > "$node_dir/package.json"
@@ -159,6 +160,24 @@ case "$received" in
   *) echo "no firing + resolved pair for shop-down: ${received:-nothing}"; cat "$out/receiver.log"; exit 1 ;;
 esac
 [ "$(echo "$received" | grep -c '"status":"firing"')" = 1 ] || { echo "more than one firing notification"; exit 1; }
+
+say "error ingest: the real sentry-sdk (PyPI, in a venv) sends with gzip, then with brotli"
+venv="$out/venv"
+[ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+"$venv/bin/pip" install -q --disable-pip-version-check 'sentry-sdk>=2,<3'
+dsn=$(cd "$work" && WATCHPOST_SERVER__BIND="127.0.0.1:$port" "$bin" errors project add "E2E shop")
+echo "DSN: $dsn"
+case "$dsn" in "http://"*"@127.0.0.1:$port/"*) ;; *) echo "unexpected DSN: $dsn"; exit 1 ;; esac
+stored() { # kind -> how many items of that kind are stored
+  python3 -c 'import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute("SELECT COUNT(*) FROM error_items WHERE kind = ?", (sys.argv[2],)).fetchone()[0])' "$work/data/watchpost.db" "$1"
+}
+"$venv/bin/pip" uninstall -q -y brotli >/dev/null 2>&1 || true
+"$venv/bin/python" "$root/tests/e2e/sentry_client.py" "$dsn"
+[ "$(stored event)" -ge 2 ] && [ "$(stored transaction)" -ge 1 ] || { echo "gzip: events $(stored event), transactions $(stored transaction)"; exit 1; }
+"$venv/bin/pip" install -q --disable-pip-version-check brotli
+"$venv/bin/python" "$root/tests/e2e/sentry_client.py" "$dsn"
+[ "$(stored event)" -ge 4 ] && [ "$(stored transaction)" -ge 2 ] || { echo "br: events $(stored event), transactions $(stored transaction)"; exit 1; }
+echo "stored: $(stored event) events, $(stored transaction) transactions"
 
 say "/metrics: refused without a token, promtool check metrics with one"
 code=$(curl -s -o /dev/null -w '%{http_code}' "$base/metrics")
