@@ -12,6 +12,7 @@
 pub mod channels;
 mod config;
 pub mod defs;
+pub mod delivery;
 mod edit;
 mod edit_routes;
 pub mod email;
@@ -21,7 +22,9 @@ pub mod repo;
 mod routes;
 pub mod rules;
 pub mod service;
+pub mod silences;
 pub mod task;
+mod world;
 
 use std::sync::Arc;
 

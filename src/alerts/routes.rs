@@ -400,7 +400,7 @@ async fn alerts_page(
         let silence = rule_of(&row.rule_id).and_then(|rule| {
             silences
                 .iter()
-                .find(|s| super::service::covers(s, rule, &row.subject, now))
+                .find(|s| super::silences::covers(s, rule, &row.subject, now))
                 .map(|s| s.id)
         });
         match (row.phase, silence) {

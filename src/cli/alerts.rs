@@ -12,8 +12,9 @@ use clap::{Args, Subcommand};
 
 use crate::alerts::channels::{self, Message};
 use crate::alerts::defs::{self, Defs};
+use crate::alerts::delivery::test_notification;
 use crate::alerts::repo::{self, Silence};
-use crate::alerts::service::{start_silence, test_notification};
+use crate::alerts::silences::start_silence;
 use crate::audit_trail::{Actioned, Actor, Trail};
 use crate::auth::seal::Sealer;
 use crate::error::AppError;
