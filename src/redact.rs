@@ -11,8 +11,8 @@ use regex::Regex;
 pub const REDACTED: &str = "[redacted]";
 
 /// Sentry Relay's pattern, `password|secret|passwd|api[-_]key|apikey|auth|
-/// credentials|mysql_pwd|privatekey|private[-_]key|token|bearer`, plus cookies
-/// and sessions, as case-insensitive substrings. Plain substring checks rather
+/// credentials|mysql_pwd|privatekey|private[-_]key|token|bearer`, plus cookies,
+/// sessions, CSRF tokens and TOTP codes, as case-insensitive substrings. Plain substring checks rather
 /// than a regex: this runs for every field of every log line.
 const SECRET_NAME_PARTS: &[&str] = &[
     "password",
@@ -31,6 +31,7 @@ const SECRET_NAME_PARTS: &[&str] = &[
     "bearer",
     "cookie",
     "session",
+    "csrf",
     "totp",
 ];
 
@@ -49,6 +50,11 @@ pub fn is_secret_name(name: &str) -> bool {
 
 /// `value` with PEM private keys and Luhn-valid card numbers replaced.
 pub fn scrub_value(value: &str) -> Cow<'_, str> {
+    scrub_value_with(value, REDACTED)
+}
+
+/// [`scrub_value`] with another replacement (Sentry events say `[Filtered]`).
+pub fn scrub_value_with<'a>(value: &'a str, replacement: &str) -> Cow<'a, str> {
     let digits = value.bytes().filter(u8::is_ascii_digit).count();
     if digits < 13 && !value.contains("PRIVATE KEY") {
         return Cow::Borrowed(value);
@@ -57,7 +63,10 @@ pub fn scrub_value(value: &str) -> Cow<'_, str> {
     if let Some(re) = PEM_PRIVATE_KEY.as_ref()
         && re.is_match(&out)
     {
-        out = Cow::Owned(re.replace_all(&out, REDACTED).into_owned());
+        out = Cow::Owned(
+            re.replace_all(&out, regex::NoExpand(replacement))
+                .into_owned(),
+        );
     }
     if let Some(re) = CARD_CANDIDATE.as_ref()
         && re.find_iter(&out).any(|m| luhn_valid(m.as_str()))
@@ -65,7 +74,7 @@ pub fn scrub_value(value: &str) -> Cow<'_, str> {
         let replaced = re.replace_all(&out, |caps: &regex::Captures<'_>| {
             let m = &caps[0];
             if luhn_valid(m) {
-                REDACTED.to_string()
+                replacement.to_string()
             } else {
                 m.to_string()
             }
@@ -141,6 +150,7 @@ mod tests {
             "private_key",
             "mysql_pwd",
             "cookie",
+            "csrftoken",
         ] {
             assert!(is_secret_name(name), "{name} should be secret");
         }

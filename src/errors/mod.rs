@@ -4,13 +4,17 @@
 //! `/store/`) that authenticates the key (query string, `X-Sentry-Auth`, or
 //! the envelope's `dsn`), decompresses within caps, parses the envelope
 //! leniently and commits the items before answering `{"id"}`. Digesting
-//! them into issues is the next step.
+//! them into issues is the next step; its pure parts are here already:
+//! [`scrub`] (server-side scrubbing of every event) and [`grouping`] (the
+//! issue key, title and culprit).
 
 pub mod decode;
 pub mod envelope;
+pub mod grouping;
 pub mod model;
 pub mod repo;
 mod routes;
+pub mod scrub;
 pub mod service;
 
 pub use routes::routes;

@@ -1,0 +1,679 @@
+//! Which issue an event belongs to, and how the issue is labelled. The key is
+//! the client's `fingerprint` when it sends one (`{{ default }}` inside it
+//! expands to the default key); else the raised exception's type and its
+//! value with the variable parts replaced ([`parameterize`]), plus the
+//! callee-most in-app frame's `module:function`; else the parameter-free
+//! message. The key's components are hashed; [`VERSION`] is stored with each
+//! issue so the rule can change without silently splitting old issues.
+//!
+//! Pure functions of the (scrubbed) event: no I/O, no clock, and no panic on
+//! any JSON.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+use serde_json::Value;
+
+/// The grouping rule version stored with each issue.
+pub const VERSION: &str = "wp-1";
+
+/// Components are joined with the ASCII unit separator before hashing.
+const SEPARATOR: &str = "\u{1f}";
+/// Longest exception value or message kept in a title, in characters.
+const TITLE_VALUE_CHARS: usize = 200;
+const NO_MESSAGE: &str = "<no message>";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grouping {
+    pub version: &'static str,
+    /// 32 lowercase hex digits: the first 16 bytes of SHA-256 over the
+    /// components joined with `\u{1f}`.
+    pub hash: String,
+    pub components: Vec<String>,
+}
+
+/// One replacement step of [`parameterize`], in the order they run.
+struct Rule {
+    pattern: Regex,
+    placeholder: &'static str,
+    /// Extra check on a match (the regex crate has no look-around).
+    accept: fn(&str, usize, usize) -> bool,
+}
+
+fn always(_: &str, _: usize, _: usize) -> bool {
+    true
+}
+
+/// Bare hex needs a letter and a digit: `deadbeef` is a word, `12345678` a number.
+fn mixed_hex(text: &str, start: usize, end: usize) -> bool {
+    let found = &text[start..end];
+    found.starts_with("0x")
+        || found.starts_with("0X")
+        || (found.bytes().any(|b| b.is_ascii_digit())
+            && found.bytes().any(|b| b.is_ascii_alphabetic()))
+}
+
+/// An IPv6 address standing alone (not `std::io` or `Foo::bar`).
+fn standalone_ipv6(text: &str, start: usize, end: usize) -> bool {
+    let found = &text[start..end];
+    let word = |c: char| c.is_alphanumeric() || c == '_' || c == ':' || c == '.';
+    let before = text[..start].chars().next_back();
+    let after = text[end..].chars().next();
+    !before.is_some_and(word)
+        && !after.is_some_and(word)
+        && found.bytes().any(|b| b.is_ascii_digit())
+        && found.parse::<std::net::Ipv6Addr>().is_ok()
+}
+
+type Accept = fn(&str, usize, usize) -> bool;
+
+fn compile(specs: Vec<(String, &'static str, Accept)>) -> Vec<Rule> {
+    specs
+        .into_iter()
+        .filter_map(|(pattern, placeholder, accept)| {
+            Regex::new(&pattern).ok().map(|pattern| Rule {
+                pattern,
+                placeholder,
+                accept,
+            })
+        })
+        .collect()
+}
+
+/// Everything but quoted strings and plain numbers, in this order: a URL
+/// first (whatever it holds is one thing), emails before UUIDs and hex (a
+/// local part may hold either), UUIDs before hex, dates before IPv6 (a time
+/// has colons).
+static IDENTIFIERS: LazyLock<Vec<Rule>> = LazyLock::new(|| {
+    let hex = "[0-9a-fA-F]";
+    let ipv4 = r"\d{1,3}(?:\.\d{1,3}){3}";
+    let zone = r"(?:Z|[+-]\d{2}:?\d{2})?";
+    compile(vec![
+        (
+            r#"\b[a-zA-Z][a-zA-Z0-9+.\-]*://[^\s'"<>()\[\]{}]+"#.to_string(),
+            "<url>",
+            always,
+        ),
+        (
+            r"\b[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+\b".to_string(),
+            "<email>",
+            always,
+        ),
+        (
+            format!(r"\b{hex}{{8}}-{hex}{{4}}-{hex}{{4}}-{hex}{{4}}-{hex}{{12}}\b"),
+            "<uuid>",
+            always,
+        ),
+        (
+            format!(
+                r"\b\d{{4}}-\d{{2}}-\d{{2}}(?:[T ]\d{{2}}:\d{{2}}(?::\d{{2}}(?:[.,]\d+)?)?)?{zone}\b|\b\d{{2}}:\d{{2}}:\d{{2}}(?:[.,]\d+)?{zone}\b"
+            ),
+            "<date>",
+            always,
+        ),
+        (
+            format!(r"\b0[xX]{hex}+\b|\b{hex}{{8,}}\b"),
+            "<hex>",
+            mixed_hex,
+        ),
+        (
+            format!(r"(?:{hex}{{0,4}}:){{2,7}}(?:{ipv4}|{hex}{{0,4}})"),
+            "<ip>",
+            standalone_ipv6,
+        ),
+        (format!(r"\b{ipv4}\b"), "<ip>", always),
+    ])
+});
+
+/// Numbers not inside identifiers (`\b` on both sides): decimals, then integers.
+static NUMBERS: LazyLock<Vec<Rule>> = LazyLock::new(|| {
+    compile(vec![
+        (r"\b\d+\.\d+\b".to_string(), "<num>", always),
+        (r"\b\d+\b".to_string(), "<int>", always),
+    ])
+});
+
+/// `text` with its variable parts replaced by placeholders, first two
+/// non-empty lines only: URLs `<url>`, emails `<email>`, UUIDs `<uuid>`, ISO
+/// dates and times `<date>`, hex ids (`0x…`, or 8+ hex digits mixing letters
+/// and digits) `<hex>`, IPv4/IPv6 `<ip>`, quoted strings `<str>`, decimals
+/// `<num>` and integers `<int>` (not inside identifiers: `utf8`, `h2` and
+/// `x86_64` stay).
+pub fn parameterize(text: &str) -> String {
+    let mut out = text
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .take(2)
+        .collect::<Vec<_>>()
+        .join("\n");
+    for rule in IDENTIFIERS.iter() {
+        out = replace_accepted(&out, rule);
+    }
+    out = replace_quoted(&out);
+    for rule in NUMBERS.iter() {
+        out = replace_accepted(&out, rule);
+    }
+    out
+}
+
+fn replace_accepted(text: &str, rule: &Rule) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut last = 0;
+    for found in rule.pattern.find_iter(text) {
+        if (rule.accept)(text, found.start(), found.end()) {
+            out.push_str(&text[last..found.start()]);
+            out.push_str(rule.placeholder);
+            last = found.end();
+        }
+    }
+    out.push_str(&text[last..]);
+    out
+}
+
+/// `'…'` and `"…"` on one line → `<str>`, when the quote opens and closes a
+/// word (an apostrophe in `it's` or `o'clock` is not a quote).
+fn replace_quoted(text: &str) -> String {
+    let is_word = |c: char| c.is_alphanumeric() || c == '_';
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        let opens = (c == '\'' || c == '"') && (i == 0 || !is_word(chars[i - 1]));
+        if opens {
+            let close = (i + 1..chars.len())
+                .take_while(|&j| chars[j] != '\n')
+                .find(|&j| chars[j] == c && chars.get(j + 1).is_none_or(|&n| !is_word(n)));
+            if let Some(j) = close {
+                out.push_str("<str>");
+                i = j + 1;
+                continue;
+            }
+        }
+        out.push(c);
+        i += 1;
+    }
+    out
+}
+
+/// The issue key of `event`.
+pub fn group(event: &Value) -> Grouping {
+    let components = match fingerprint(event) {
+        Some(parts) => parts
+            .into_iter()
+            .flat_map(|part| {
+                if is_default_marker(&part) {
+                    default_components(event)
+                } else {
+                    vec![part]
+                }
+            })
+            .collect(),
+        None => default_components(event),
+    };
+    let digest = ring::digest::digest(&ring::digest::SHA256, components.join(SEPARATOR).as_bytes());
+    let hash = data_encoding::HEXLOWER.encode(&digest.as_ref()[..16]);
+    Grouping {
+        version: VERSION,
+        hash,
+        components,
+    }
+}
+
+/// The client's fingerprint: strings (numbers written out); none when absent
+/// or holding nothing usable.
+fn fingerprint(event: &Value) -> Option<Vec<String>> {
+    let parts: Vec<String> = event
+        .get("fingerprint")?
+        .as_array()?
+        .iter()
+        .filter_map(|part| match part {
+            Value::String(text) => Some(text.clone()),
+            Value::Number(number) => Some(number.to_string()),
+            _ => None,
+        })
+        .collect();
+    (!parts.is_empty()).then_some(parts)
+}
+
+fn is_default_marker(part: &str) -> bool {
+    part.strip_prefix("{{")
+        .and_then(|rest| rest.strip_suffix("}}"))
+        .is_some_and(|inner| inner.trim() == "default")
+}
+
+fn default_components(event: &Value) -> Vec<String> {
+    if let Some(exception) = raised_exception(event) {
+        let kind = text_field(exception, "type");
+        let value = text_field(exception, "value");
+        if kind.is_some() || value.is_some() {
+            let mut components = vec![
+                kind.unwrap_or_default().to_string(),
+                parameterize(value.unwrap_or_default()),
+            ];
+            if let Some(frame) = frames(exception).iter().rev().find(|f| is_in_app(f)) {
+                let place = text_field(frame, "module")
+                    .or_else(|| text_field(frame, "filename"))
+                    .unwrap_or("?");
+                let function = text_field(frame, "function").unwrap_or("?");
+                components.push(format!("{place}:{function}"));
+            }
+            return components;
+        }
+    }
+    match message_template(event).map(parameterize) {
+        Some(message) if !message.is_empty() => vec![message],
+        _ => vec![NO_MESSAGE.to_string()],
+    }
+}
+
+/// The exception that was raised: the last of `exception.values` (or of
+/// `exception` sent as a bare list).
+fn raised_exception(event: &Value) -> Option<&Value> {
+    let exception = event.get("exception")?;
+    let list = match exception {
+        Value::Array(items) => items,
+        Value::Object(_) => exception.get("values")?.as_array()?,
+        _ => return None,
+    };
+    list.iter().rev().find(|item| item.is_object())
+}
+
+fn frames(holder: &Value) -> &[Value] {
+    holder
+        .get("stacktrace")
+        .and_then(|s| s.get("frames"))
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+}
+
+fn is_in_app(frame: &Value) -> bool {
+    frame.get("in_app").and_then(Value::as_bool) == Some(true)
+}
+
+/// A non-empty string field.
+fn text_field<'a>(value: &'a Value, key: &str) -> Option<&'a str> {
+    value
+        .get(key)
+        .and_then(Value::as_str)
+        .filter(|text| !text.trim().is_empty())
+}
+
+/// The message without its parameters: `logentry.message`, else
+/// `logentry.formatted`, else `message` (a string, or an object holding
+/// `message` or `formatted`).
+fn message_template(event: &Value) -> Option<&str> {
+    let logentry = event.get("logentry");
+    logentry
+        .and_then(|l| text_field(l, "message").or_else(|| text_field(l, "formatted")))
+        .or_else(|| message_field(event, &["message", "formatted"]))
+}
+
+/// The message as shown: formatted first.
+fn message_formatted(event: &Value) -> Option<&str> {
+    let logentry = event.get("logentry");
+    logentry
+        .and_then(|l| text_field(l, "formatted").or_else(|| text_field(l, "message")))
+        .or_else(|| message_field(event, &["formatted", "message"]))
+}
+
+fn message_field<'a>(event: &'a Value, order: &[&str]) -> Option<&'a str> {
+    match event.get("message")? {
+        Value::String(text) if !text.trim().is_empty() => Some(text),
+        object @ Value::Object(_) => order.iter().find_map(|key| text_field(object, key)),
+        _ => None,
+    }
+}
+
+/// The issue's title: `Type: value` for an exception, else the formatted
+/// message, else `<unlabeled event>`; first line, value capped at 200
+/// characters.
+pub fn title(event: &Value) -> String {
+    if let Some(exception) = raised_exception(event) {
+        let kind = text_field(exception, "type");
+        let value = text_field(exception, "value").map(first_line_capped);
+        match (kind, value) {
+            (Some(kind), Some(value)) => return format!("{kind}: {value}"),
+            (Some(kind), None) => return kind.to_string(),
+            (None, Some(value)) => return value,
+            (None, None) => {}
+        }
+    }
+    match message_formatted(event).map(first_line_capped) {
+        Some(message) if !message.is_empty() => message,
+        _ => "<unlabeled event>".to_string(),
+    }
+}
+
+fn first_line_capped(text: &str) -> String {
+    let line = text
+        .lines()
+        .map(str::trim)
+        .find(|line| !line.is_empty())
+        .unwrap_or_default();
+    match line.char_indices().nth(TITLE_VALUE_CHARS) {
+        Some((cut, _)) => format!("{}…", &line[..cut]),
+        None => line.to_string(),
+    }
+}
+
+/// Where it happened: the callee-most in-app frame of the raised exception
+/// (or of the event's own stacktrace, or a thread's), as `module in
+/// function` (`filename in function` without a module); else the event's
+/// `transaction`; else its `culprit`.
+pub fn culprit(event: &Value) -> Option<String> {
+    let stacks = raised_exception(event)
+        .map(frames)
+        .into_iter()
+        .chain(std::iter::once(frames(event)))
+        .chain(thread_stacks(event));
+    for stack in stacks {
+        if let Some(frame) = stack.iter().rev().find(|f| is_in_app(f)) {
+            let place = text_field(frame, "module").or_else(|| text_field(frame, "filename"));
+            let function = text_field(frame, "function");
+            let label = match (place, function) {
+                (Some(place), Some(function)) => Some(format!("{place} in {function}")),
+                (Some(only), None) | (None, Some(only)) => Some(only.to_string()),
+                (None, None) => None,
+            };
+            if label.is_some() {
+                return label;
+            }
+        }
+    }
+    text_field(event, "transaction")
+        .or_else(|| text_field(event, "culprit"))
+        .map(str::to_string)
+}
+
+fn thread_stacks(event: &Value) -> impl Iterator<Item = &[Value]> {
+    let threads = event.get("threads");
+    let list = match threads {
+        Some(Value::Array(items)) => items.as_slice(),
+        Some(object @ Value::Object(_)) => object
+            .get("values")
+            .and_then(Value::as_array)
+            .map(Vec::as_slice)
+            .unwrap_or_default(),
+        _ => &[],
+    };
+    list.iter().map(frames)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn exception(kind: &str, value: &str) -> Value {
+        json!({"exception": {"values": [{"type": kind, "value": value}]}})
+    }
+
+    #[test]
+    fn parameterize_replaces_each_kind_of_variable_part() {
+        let cases = [
+            (
+                "user 550e8400-e29b-41d4-a716-446655440000 gone",
+                "user <uuid> gone",
+            ),
+            ("UUID 550E8400-E29B-41D4-A716-446655440000", "UUID <uuid>"),
+            ("object 5f2b9c1e7d not found", "object <hex> not found"),
+            ("sha 0123456789abcdef0123456789abcdef01234567", "sha <hex>"),
+            ("at 0x7ffd5e8c", "at <hex>"),
+            ("deadbeef and acceded stay", "deadbeef and acceded stay"),
+            ("no user ann.lee+shop@example.co.uk", "no user <email>"),
+            (
+                "GET https://api.example.com/v1/orders/77?x=1 failed",
+                "GET <url> failed",
+            ),
+            (
+                "connect to 10.0.12.7:5432 refused",
+                "connect to <ip>:<int> refused",
+            ),
+            ("connect to [2001:db8::1]:443", "connect to [<ip>]:<int>"),
+            ("peer ::1 closed", "peer <ip> closed"),
+            (
+                "std::io::Error and Foo::bar stay",
+                "std::io::Error and Foo::bar stay",
+            ),
+            ("due 2026-12-07T19:43:01.123Z now", "due <date> now"),
+            ("on 2026-12-07 at 19:43:01", "on <date> at <date>"),
+            ("since 2026-12-07T19:43:01+01:00", "since <date>"),
+            (
+                "key 'abc' and \"x y\" missing",
+                "key <str> and <str> missing",
+            ),
+            ("it's 5 o'clock", "it's <int> o'clock"),
+            ("took 3.25 s, 12 rows", "took <num> s, <int> rows"),
+            ("utf8 h2 x86_64 sha256 stay", "utf8 h2 x86_64 sha256 stay"),
+            ("12345678 is a number", "<int> is a number"),
+            ("row -4", "row -<int>"),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(parameterize(input), expected, "{input}");
+        }
+    }
+
+    #[test]
+    fn parameterize_keeps_the_first_two_non_empty_lines() {
+        assert_eq!(
+            parameterize("\n  first 1\n\n second 2 \nthird 3\nfourth"),
+            "first <int>\nsecond <int>"
+        );
+        assert_eq!(parameterize(""), "");
+    }
+
+    #[test]
+    fn events_differing_only_in_variable_parts_share_a_hash() {
+        let families: [[Value; 2]; 6] = [
+            [
+                exception("KeyError", "order 1234 not found"),
+                exception("KeyError", "order 98 not found"),
+            ],
+            [
+                exception("DoesNotExist", "id 550e8400-e29b-41d4-a716-446655440000"),
+                exception("DoesNotExist", "id 6ba7b810-9dad-11d1-80b4-00c04fd430c8"),
+            ],
+            [
+                exception("ValueError", "no account for ann@example.com"),
+                exception("ValueError", "no account for bob@example.org"),
+            ],
+            [
+                exception("LookupError", "blob 5f2b9c1e7d missing"),
+                exception("LookupError", "blob a8e77c0b12ff missing"),
+            ],
+            [
+                json!({"message": "Payment 17 declined for 'ann'"}),
+                json!({"message": "Payment 9 declined for 'bob'"}),
+            ],
+            [
+                json!({"logentry": {"message": "Job %s took %s s", "formatted": "Job 4 took 3.2 s"}}),
+                json!({"logentry": {"message": "Job %s took %s s", "formatted": "Job 8 took 1.0 s"}}),
+            ],
+        ];
+        for [a, b] in families {
+            assert_eq!(group(&a).hash, group(&b).hash, "{a} vs {b}");
+            assert_eq!(group(&a).components, group(&b).components);
+        }
+    }
+
+    #[test]
+    fn different_exception_types_do_not_share_a_hash() {
+        let a = group(&exception("KeyError", "x"));
+        let b = group(&exception("ValueError", "x"));
+        assert_ne!(a.hash, b.hash);
+        assert_eq!(a.components, vec!["KeyError".to_string(), "x".to_string()]);
+    }
+
+    #[test]
+    fn the_hash_is_sha256_of_the_joined_components() {
+        let grouping = group(&json!({"message": "hello"}));
+        assert_eq!(grouping.version, "wp-1");
+        assert_eq!(grouping.components, vec!["hello".to_string()]);
+        // sha256("hello"), first 16 bytes.
+        assert_eq!(grouping.hash, "2cf24dba5fb0a30e26e83b2ac5b9e29e");
+        let two = group(&json!({"fingerprint": ["a", "b"]}));
+        let digest = ring::digest::digest(&ring::digest::SHA256, b"a\x1fb");
+        assert_eq!(
+            two.hash,
+            data_encoding::HEXLOWER.encode(&digest.as_ref()[..16])
+        );
+    }
+
+    #[test]
+    fn the_raised_exception_and_its_top_in_app_frame_make_the_key() {
+        let event = json!({"exception": {"values": [
+            {"type": "ZeroDivisionError", "value": "division by zero"},
+            {"type": "RuntimeError", "value": "report 12 failed", "stacktrace": {"frames": [
+                {"module": "django.core.handlers", "function": "inner", "in_app": false},
+                {"module": "shop.views", "function": "checkout", "in_app": true},
+                {"module": "shop.tax", "function": "rate", "in_app": true},
+                {"module": "decimal", "function": "div", "in_app": false},
+            ]}},
+        ]}});
+        assert_eq!(
+            group(&event).components,
+            vec!["RuntimeError", "report <int> failed", "shop.tax:rate"]
+        );
+        let bare = json!({"exception": [
+            {"type": "OSError", "value": "disk 3 full", "stacktrace": {"frames": [
+                {"filename": "app/jobs.py", "function": "run", "in_app": true}]}}
+        ]});
+        assert_eq!(
+            group(&bare).components,
+            vec!["OSError", "disk <int> full", "app/jobs.py:run"]
+        );
+        let no_in_app = json!({"exception": [{"type": "OSError", "value": "v",
+            "stacktrace": {"frames": [{"module": "lib", "function": "f"}]}}]});
+        assert_eq!(group(&no_in_app).components, vec!["OSError", "v"]);
+    }
+
+    #[test]
+    fn a_fingerprint_wins_and_default_expands() {
+        let base = exception("KeyError", "order 7");
+        let mut custom = base.clone();
+        custom["fingerprint"] = json!(["payments", "stripe"]);
+        assert_eq!(group(&custom).components, vec!["payments", "stripe"]);
+        assert_ne!(group(&custom).hash, group(&base).hash);
+
+        for marker in ["{{ default }}", "{{default}}"] {
+            let mut extended = base.clone();
+            extended["fingerprint"] = json!([marker, "eu"]);
+            assert_eq!(
+                group(&extended).components,
+                vec!["KeyError", "order <int>", "eu"]
+            );
+        }
+
+        let mut useless = base.clone();
+        useless["fingerprint"] = json!([{"x": 1}]);
+        assert_eq!(group(&useless), group(&base));
+    }
+
+    #[test]
+    fn messages_prefer_the_template_and_fall_back_in_order() {
+        let cases: [(Value, &str); 6] = [
+            (
+                json!({"logentry": {"message": "User %s left", "formatted": "User 4 left"}}),
+                "User %s left",
+            ),
+            (
+                json!({"logentry": {"formatted": "User 4 left"}}),
+                "User <int> left",
+            ),
+            (json!({"message": "disk 91% full"}), "disk <int>% full"),
+            (
+                json!({"message": {"message": "tpl %s", "formatted": "tpl 1"}}),
+                "tpl %s",
+            ),
+            (json!({"message": {"formatted": "tpl 1"}}), "tpl <int>"),
+            (json!({"level": "error"}), "<no message>"),
+        ];
+        for (event, expected) in cases {
+            assert_eq!(
+                group(&event).components,
+                vec![expected.to_string()],
+                "{event}"
+            );
+        }
+        assert_eq!(
+            group(&json!("not an object")).components,
+            vec!["<no message>"]
+        );
+    }
+
+    #[test]
+    fn multi_line_values_keep_two_lines() {
+        let event = exception(
+            "IntegrityError",
+            "duplicate key 5\nDETAIL: Key (id)=(5) exists.\nCONTEXT: x",
+        );
+        assert_eq!(
+            group(&event).components,
+            vec![
+                "IntegrityError",
+                "duplicate key <int>\nDETAIL: Key (id)=(<int>) exists."
+            ]
+        );
+    }
+
+    #[test]
+    fn titles() {
+        let long = "x".repeat(250);
+        let cases: [(Value, String); 7] = [
+            (
+                exception("KeyError", "'sku'\nmore"),
+                "KeyError: 'sku'".to_string(),
+            ),
+            (exception("KeyError", ""), "KeyError".to_string()),
+            (
+                exception("KeyError", &long),
+                format!("KeyError: {}…", "x".repeat(200)),
+            ),
+            (
+                json!({"logentry": {"message": "User %s left", "formatted": "User 4 left"}}),
+                "User 4 left".to_string(),
+            ),
+            (json!({"message": "hello\nworld"}), "hello".to_string()),
+            (
+                json!({"exception": {"values": []}, "message": "m"}),
+                "m".to_string(),
+            ),
+            (json!({}), "<unlabeled event>".to_string()),
+        ];
+        for (event, expected) in cases {
+            assert_eq!(title(&event), expected, "{event}");
+        }
+    }
+
+    #[test]
+    fn culprits() {
+        let frames = json!([
+            {"module": "shop.views", "function": "checkout", "in_app": true},
+            {"filename": "shop/tax.py", "function": "rate", "in_app": true},
+            {"module": "decimal", "function": "div", "in_app": false},
+        ]);
+        let cases: [(Value, Option<&str>); 5] = [
+            (
+                json!({"exception": {"values": [{"type": "E", "stacktrace": {"frames": frames}}]}}),
+                Some("shop/tax.py in rate"),
+            ),
+            (
+                json!({"stacktrace": {"frames": [{"module": "m", "function": "f", "in_app": true}]}}),
+                Some("m in f"),
+            ),
+            (
+                json!({"exception": [{"type": "E", "stacktrace": {"frames": [{"module": "lib", "function": "f"}]}}], "transaction": "/checkout/"}),
+                Some("/checkout/"),
+            ),
+            (json!({"culprit": "legacy.view"}), Some("legacy.view")),
+            (json!({"message": "m"}), None),
+        ];
+        for (event, expected) in cases {
+            assert_eq!(culprit(&event).as_deref(), expected, "{event}");
+        }
+    }
+}
