@@ -404,6 +404,7 @@ fn thread_stacks(event: &Value) -> impl Iterator<Item = &[Value]> {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
     use serde_json::json;
 
     use super::*;
@@ -674,6 +675,21 @@ mod tests {
         ];
         for (event, expected) in cases {
             assert_eq!(culprit(&event).as_deref(), expected, "{event}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn any_text_parameterizes_and_groups_without_panic(
+            text in prop_oneof![any::<String>(), "[0-9a-f:.@'\" \n/x-]{0,60}"],
+        ) {
+            let once = parameterize(&text);
+            prop_assert!(once.lines().count() <= 2);
+            let event = json!({"exception": [{"type": "E", "value": text}], "message": once});
+            let key = group(&event);
+            prop_assert_eq!(key.hash.len(), 32);
+            prop_assert!(key.hash.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)));
+            let _ = (title(&event), culprit(&event));
         }
     }
 }

@@ -11,8 +11,9 @@
 //!   and the names in `key=value` text (query strings, form bodies,
 //!   messages). Every cookie value in `request.cookies` is filtered, names
 //!   kept; a JSON body sent as a string is scrubbed as JSON.
-//! - by value, in every string of the event: PEM private keys and card
-//!   numbers that pass the Luhn check.
+//! - by value, in every string of the event: PEM private keys, card
+//!   numbers that pass the Luhn check, and the password in a URL's user
+//!   info (`postgres://app:[Filtered]@db/shop`).
 //!
 //! It must never panic on any JSON, and scrubbing twice changes nothing more
 //! than scrubbing once (property-tested).
@@ -31,6 +32,10 @@ pub const FILTERED: &str = "[Filtered]";
 /// A `name=value` pair inside text; the value runs to `&`, `;` or space.
 static KEY_VALUE: LazyLock<Option<Regex>> =
     LazyLock::new(|| Regex::new(r"([\w.\-\[\]%]+)=([^&;\s]+)").ok());
+
+/// The password of a URL's user info: `postgres://app:hunter2@db/shop`.
+static URL_PASSWORD: LazyLock<Option<Regex>> =
+    LazyLock::new(|| Regex::new(r"([a-zA-Z][a-zA-Z0-9+.\-]*://[^/\s:@]*):[^/\s@]+@").ok());
 
 /// Fields of `request` whose own names say what they are, not what they hold.
 const REQUEST_PARTS: &[&str] = &[
@@ -244,11 +249,24 @@ fn scrub_pairs_in_text(text: &str) -> Cow<'_, str> {
     })
 }
 
+fn scrub_url_password(text: &str) -> Cow<'_, str> {
+    if !(text.contains("://") && text.contains('@')) {
+        return Cow::Borrowed(text);
+    }
+    let Some(re) = URL_PASSWORD.as_ref() else {
+        return Cow::Borrowed(text);
+    };
+    re.replace_all(text, |caps: &regex::Captures<'_>| {
+        format!("{}:{FILTERED}@", &caps[1])
+    })
+}
+
 /// Value-based scrubbing of every string (map keys are left alone).
 fn scrub_values(value: &mut Value) {
     match value {
         Value::String(text) => {
             replace_if_owned(text, |t| redact::scrub_value_with(t, FILTERED));
+            replace_if_owned(text, scrub_url_password);
         }
         Value::Array(items) => items.iter_mut().for_each(scrub_values),
         Value::Object(fields) => fields.values_mut().for_each(scrub_values),
@@ -455,6 +473,23 @@ mod tests {
             json!("cfg: [Filtered]\nend")
         );
         assert_eq!(event["logger"], json!("key [Filtered]"));
+    }
+
+    #[test]
+    fn url_passwords_are_filtered_anywhere() {
+        let event = scrubbed(json!({
+            "exception": [{"value": "cannot reach postgres://app:hunter2@db:5432/shop"}],
+            "extra": {"DATABASE_URL": "redis://:s3cr3t@cache/0", "docs": "https://example.com/a@b"},
+        }));
+        assert_eq!(
+            event["exception"][0]["value"],
+            json!("cannot reach postgres://app:[Filtered]@db:5432/shop")
+        );
+        assert_eq!(
+            event["extra"]["DATABASE_URL"],
+            json!("redis://:[Filtered]@cache/0")
+        );
+        assert_eq!(event["extra"]["docs"], json!("https://example.com/a@b"));
     }
 
     #[test]
