@@ -73,6 +73,7 @@ fn openapi_parts() -> Vec<utoipa::openapi::OpenApi> {
         perf::PerfApi::openapi(),
         alerts::AlertsApi::openapi(),
         alerts::AlertEditsApi::openapi(),
+        errors::ErrorsApi::openapi(),
     ]
 }
 
@@ -159,6 +160,12 @@ fn retention_policies(config: &RetentionConfig) -> Vec<Policy> {
             data: "alert_history",
             keep: config.keep("alert_history"),
             prune: alerts::prune,
+        },
+        // Each project's own limits apply (its page); pruning counts from now.
+        Policy {
+            data: "error_events",
+            keep: std::time::Duration::ZERO,
+            prune: errors::digest_repo::prune_events,
         },
     ]
 }
@@ -305,11 +312,21 @@ impl App {
         };
         let openapi = http::openapi::document(openapi_parts())?;
 
-        let errors_data = Data::new(errors::Errors::new(
-            store.clone(),
-            clock.clone(),
-            trail.clone(),
-        ));
+        let errors = Arc::new(
+            errors::Errors::new(
+                &config.errors,
+                errors::Parts {
+                    store: store.clone(),
+                    clock: clock.clone(),
+                    trail: trail.clone(),
+                    perf: perf.clone(),
+                    bus: bus.clone(),
+                },
+            )
+            .await
+            .context("starting error tracking")?,
+        );
+        let errors_data = Data::from(errors.clone());
         let app_data = {
             let store = Data::new(store.clone());
             let health = Data::from(health.clone());
@@ -370,6 +387,7 @@ impl App {
         let _ = checks.base_url.set(url.clone());
         let _ = threats.base_url.set(url.clone());
         let _ = alerts.base_url.set(url.clone());
+        let _ = errors.base_url.set(url.clone());
         let first_run = bootstrap::ensure_first_admin(&auth, &config, &data_dir)
             .await
             .context("preparing the first admin account")?;
@@ -403,6 +421,9 @@ impl App {
         let deliverer = alerts.clone();
         tasks.spawn("alerts-deliverer", move |shutdown| {
             alerts::task::deliver(deliverer.clone(), shutdown)
+        });
+        tasks.spawn("errors-digest", move |shutdown| {
+            errors::task::run(errors.clone(), shutdown)
         });
         let perf_task = perf.clone();
         tasks.spawn("perf", move |shutdown| {

@@ -48,6 +48,15 @@ pub enum Signal {
         admin: bool,
         ip: String,
     },
+    /// Error tracking opened an issue, or reopened a resolved one.
+    ErrorIssue {
+        /// The project's slug.
+        project: String,
+        issue_id: i64,
+        title: String,
+        /// `new` or `regression`.
+        kind: &'static str,
+    },
     /// A signed hook delivered a deploy marker.
     Deploy {
         version: String,

@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use crate::alerts::AlertsConfig;
 use crate::auth::AuthConfig;
 use crate::checks::{Definition, SchedulerConfig, StatusPageConfig};
+use crate::errors::ErrorsConfig;
 use crate::health::HealthConfig;
 use crate::host::CollectorConfig;
 use crate::http::ServerConfig;
@@ -49,6 +50,7 @@ pub struct Config {
     pub threats: ThreatsConfig,
     pub perf: PerfConfig,
     pub alerts: AlertsConfig,
+    pub errors: ErrorsConfig,
     /// Checks as code (`[[checks]]`), provisioned at every start.
     pub checks: Vec<Definition>,
     /// `serve --demo` (never read from a file): demo checks and a demo viewer.
@@ -112,6 +114,7 @@ impl Config {
         self.threats.validate("threats", &mut problems);
         self.perf.validate("perf", &mut problems);
         self.alerts.validate("alerts", &mut problems);
+        self.errors.validate("errors", &mut problems);
         crate::checks::validate_entries(&self.checks, &mut problems);
         crate::auth::bootstrap::validate(self, &mut problems);
         problems

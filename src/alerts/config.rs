@@ -104,15 +104,18 @@ pub struct RuleConfig {
     /// metric_threshold: `>`, `>=`, `<`, `<=`.
     pub op: Option<String>,
     /// The threshold: a metric value, days (cert_expiry), bans
-    /// (bans_per_hour), milliseconds (perf_p95), percent (perf_error_rate).
+    /// (bans_per_hour), milliseconds (perf_p95), percent (perf_error_rate),
+    /// a factor over the usual rate (error_rate_spike, 5 by default).
     pub value: Option<f64>,
-    /// perf kinds: the source (`self`, `nginx:<id>`); `self` by default.
+    /// perf kinds: the source (`self`, `nginx:<id>`, `app:<project>`); `self`
+    /// by default. error kinds: a project slug; every project by default.
     pub source: Option<String>,
     /// perf kinds: one route pattern; every route separately by default.
     pub route: Option<String>,
     /// perf kinds: the window judged (`5m` by default).
     pub window: Option<String>,
-    /// perf kinds: fewer requests in the window never fire (20 by default).
+    /// perf kinds: fewer requests in the window never fire (20 by default);
+    /// error_rate_spike: fewer events never fire (10 by default).
     pub min_requests: Option<u64>,
     #[serde(rename = "for")]
     pub for_: Option<String>,

@@ -29,6 +29,35 @@ pub struct World {
     pub perf_recent: Vec<(String, i64, Vec<Summary>)>,
     /// Why the audit trail does not verify, when it does not.
     pub trail_problem: Option<String>,
+    /// Recent issue signals: (`new` or `regression`, project slug, issue id, title).
+    pub error_issues: Vec<(&'static str, String, i64, String)>,
+    /// Per project slug: events in each spike rule's window, and the usual
+    /// number per window (the previous 24 hours' average): (window s, slug, recent, usual).
+    pub error_rates: Vec<(i64, String, u64, f64)>,
+}
+
+fn project_matches(filter: &Option<String>, slug: &str) -> bool {
+    filter.as_deref().is_none_or(|p| p == slug)
+}
+
+fn issue_seen(world: &World, kind: &str, project: &Option<String>) -> Vec<Seen> {
+    world
+        .error_issues
+        .iter()
+        .filter(|(k, slug, _, _)| *k == kind && project_matches(project, slug))
+        .map(|(_, slug, id, title)| {
+            let what = if kind == "new" {
+                "new issue"
+            } else {
+                "regression"
+            };
+            seen(
+                format!("issue:{id}"),
+                true,
+                format!("{what} in {slug}: {title}"),
+            )
+        })
+        .collect()
 }
 
 /// One subject of one rule, now.
@@ -160,6 +189,29 @@ pub fn observe(rule: &Rule, world: &World) -> Vec<Seen> {
                     true,
                     format!(
                         "admin user:{user} logged in from {ip}, an address never seen for them"
+                    ),
+                )
+            })
+            .collect(),
+        Kind::ErrorNewIssue { project } => issue_seen(world, "new", project),
+        Kind::ErrorRegression { project } => issue_seen(world, "regression", project),
+        Kind::ErrorRateSpike {
+            project,
+            factor,
+            window_s,
+            min_events,
+        } => world
+            .error_rates
+            .iter()
+            .filter(|(w, slug, _, _)| w == window_s && project_matches(project, slug))
+            .map(|(_, slug, recent, usual)| {
+                let active = *recent >= *min_events && *recent as f64 > factor * usual.max(1.0 / factor);
+                seen(
+                    format!("project:{slug}"),
+                    active,
+                    format!(
+                        "{recent} events in {slug} in the last {} min, usually {usual:.1} (× {factor} fires)",
+                        window_s / 60
                     ),
                 )
             })

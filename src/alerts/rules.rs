@@ -25,6 +25,9 @@ pub const KINDS: &[&str] = &[
     "new_admin_ip",
     "self_health",
     "trail_broken",
+    "error_new_issue",
+    "error_regression",
+    "error_rate_spike",
 ];
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -70,6 +73,23 @@ pub enum Kind {
     SelfHealth,
     /// The audit trail's hash chain does not verify (checked hourly).
     TrailBroken,
+    /// Error tracking opened a new issue (in the last 10 minutes); `project`
+    /// is a project slug, None = every project.
+    ErrorNewIssue {
+        project: Option<String>,
+    },
+    /// A resolved issue got a new event (in the last 10 minutes).
+    ErrorRegression {
+        project: Option<String>,
+    },
+    /// A project's events in the window exceed `factor` × its usual rate
+    /// (the previous 24 hours), and at least `min_events`.
+    ErrorRateSpike {
+        project: Option<String>,
+        factor: f64,
+        window_s: i64,
+        min_events: u64,
+    },
 }
 
 /// Which requests a perf rule judges.
@@ -269,6 +289,19 @@ impl Rule {
             "self_health" => Kind::SelfHealth,
             "new_admin_ip" => Kind::NewAdminIp,
             "trail_broken" => Kind::TrailBroken,
+            "error_new_issue" => Kind::ErrorNewIssue {
+                project: c.source.clone().filter(|p| !p.is_empty()),
+            },
+            "error_regression" => Kind::ErrorRegression {
+                project: c.source.clone().filter(|p| !p.is_empty()),
+            },
+            "error_rate_spike" => Kind::ErrorRateSpike {
+                project: c.source.clone().filter(|p| !p.is_empty()),
+                factor: c.value.unwrap_or(5.0).max(1.0),
+                window_s: duration("window", c.window.as_deref(), Duration::from_secs(300))?
+                    .clamp(60, 6 * 3_600),
+                min_events: c.min_requests.unwrap_or(10),
+            },
             other => return Err(format!("{other:?} is not a rule kind")),
         };
         let severity = c.severity.as_deref().unwrap_or("warning");

@@ -1,5 +1,5 @@
 //! What the rules look at: the bus signals they count (brute force, bans,
-//! admins' logins from new addresses), and the [`World`] gathered for each
+//! admins' logins from new addresses, new and regressed error issues), and the [`World`] gathered for each
 //! evaluation from checks, host, perf, health, tasks and the audit trail.
 
 use std::collections::{HashMap, VecDeque};
@@ -25,6 +25,8 @@ pub(super) struct Heard {
     bans: VecDeque<i64>,
     new_admin_ips: HashMap<i64, (i64, String)>,
     restarts: HashMap<&'static str, (u32, i64)>,
+    /// Issue id → (when, `new` or `regression`, project slug, title).
+    error_issues: HashMap<i64, (i64, &'static str, String, String)>,
 }
 
 impl Alerts {
@@ -67,6 +69,16 @@ impl Alerts {
                     .insert(ip.clone(), (now, (*detector).to_string()));
             }
             Signal::BanCreated { .. } => heard.bans.push_back(now),
+            Signal::ErrorIssue {
+                project,
+                issue_id,
+                title,
+                kind,
+            } => {
+                heard
+                    .error_issues
+                    .insert(*issue_id, (now, kind, project.clone(), title.clone()));
+            }
             _ => {}
         }
     }
@@ -96,7 +108,7 @@ impl Alerts {
                     .unwrap_or_default()
             })
             .collect();
-        let (brute_force, bans_last_hour, new_admin_ips) = {
+        let (brute_force, bans_last_hour, new_admin_ips, error_issues) = {
             let statuses = self.sources.tasks.read();
             let mut heard = self.heard();
             for (name, status) in statuses {
@@ -130,8 +142,36 @@ impl Alerts {
                 .map(|(user, (_, ip))| (*user, ip.clone()))
                 .collect();
             new_admin_ips.sort();
-            (brute_force, bans_last_hour, new_admin_ips)
+            heard
+                .error_issues
+                .retain(|_, (at, ..)| now - *at < BRUTE_FORCE_WINDOW_MS);
+            let mut error_issues: Vec<(&'static str, String, i64, String)> = heard
+                .error_issues
+                .iter()
+                .map(|(id, (_, kind, slug, title))| (*kind, slug.clone(), *id, title.clone()))
+                .collect();
+            error_issues.sort();
+            (brute_force, bans_last_hour, new_admin_ips, error_issues)
         };
+        let mut error_rates: Vec<(i64, String, u64, f64)> = Vec::new();
+        for rule in self.defs().rules.iter().filter(|r| r.enabled) {
+            let Kind::ErrorRateSpike { window_s, .. } = rule.kind else {
+                continue;
+            };
+            if error_rates.iter().any(|(w, ..)| *w == window_s) {
+                continue;
+            }
+            let now_s = now.div_euclid(1000);
+            let rates = self
+                .store
+                .read(move |c| crate::errors::digest_repo::rates(c, now_s, window_s))
+                .await?;
+            error_rates.extend(
+                rates
+                    .into_iter()
+                    .map(|(slug, recent, usual)| (window_s, slug, recent, usual)),
+            );
+        }
         let regressions = self
             .sources
             .perf
@@ -166,6 +206,8 @@ impl Alerts {
             new_admin_ips,
             perf_recent,
             trail_problem: self.trail_problem(now).await?,
+            error_issues,
+            error_rates,
         })
     }
 

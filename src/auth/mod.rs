@@ -41,7 +41,7 @@ pub use config::{AuthConfig, AuthSettings, LockoutConfig};
 pub use extract::{CurrentUser, EnrollingUser, RequireAdmin};
 pub use model::{Role, Scope};
 pub use state::Auth;
-pub use web::{actioned, layout, page, see_other, when};
+pub use web::{actioned, json_body, layout, page, see_other, when};
 
 use crate::audit_trail::Trail;
 use crate::clock::Clock;

@@ -10,7 +10,8 @@ use clap::{Args, Subcommand};
 
 use crate::audit_trail::{Actioned, Actor, Trail};
 use crate::clock::Clock;
-use crate::errors::{Errors, model};
+use crate::errors::model;
+use crate::errors::projects::Projects;
 use crate::store::{self, Store};
 
 #[derive(Debug, Subcommand)]
@@ -63,15 +64,15 @@ pub async fn errors(file: Option<PathBuf>, command: ErrorsCommand) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let errors = Errors::new(store.clone(), Clock::system(), trail);
+    let projects = Projects::new(store.clone(), Clock::system(), trail);
     let by = Actioned {
         actor: Actor::Cli,
         ip: None,
         request_id: None,
     };
     let ErrorsCommand::Project(ProjectCommand::Add(args)) = command;
-    let result = errors
-        .add_project(&args.name, &args.platform, &by)
+    let result = projects
+        .add(&args.name, &args.platform, &by)
         .await
         .map(|(id, key)| model::dsn(&base_url, &key, id));
     store.close().await;

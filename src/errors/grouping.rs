@@ -252,7 +252,7 @@ fn default_components(event: &Value) -> Vec<String> {
                 kind.unwrap_or_default().to_string(),
                 parameterize(value.unwrap_or_default()),
             ];
-            if let Some(frame) = frames(exception).iter().rev().find(|f| is_in_app(f)) {
+            if let Some(frame) = top_in_app(frames(exception)) {
                 let place = text_field(frame, "module")
                     .or_else(|| text_field(frame, "filename"))
                     .unwrap_or("?");
@@ -289,8 +289,30 @@ fn frames(holder: &Value) -> &[Value] {
         .unwrap_or_default()
 }
 
-fn is_in_app(frame: &Value) -> bool {
-    frame.get("in_app").and_then(Value::as_bool) == Some(true)
+/// Which frames of a stack are the app's own: those marked `in_app: true`;
+/// when none is, those not marked `in_app: false` (SDKs leave the flag
+/// unset when they cannot tell, as sentry-python does for `__main__`).
+pub fn in_app_flags(stack: &[Value]) -> Vec<bool> {
+    let flag = |f: &Value| f.get("in_app").and_then(Value::as_bool);
+    let any_marked = stack.iter().any(|f| flag(f) == Some(true));
+    stack
+        .iter()
+        .map(|f| match flag(f) {
+            Some(marked) => marked,
+            None => !any_marked,
+        })
+        .collect()
+}
+
+/// The callee-most in-app frame of a stack.
+fn top_in_app(stack: &[Value]) -> Option<&Value> {
+    let flags = in_app_flags(stack);
+    stack
+        .iter()
+        .zip(flags)
+        .rev()
+        .find(|(_, app)| *app)
+        .map(|(f, _)| f)
 }
 
 /// A non-empty string field.
@@ -370,7 +392,7 @@ pub fn culprit(event: &Value) -> Option<String> {
         .chain(std::iter::once(frames(event)))
         .chain(thread_stacks(event));
     for stack in stacks {
-        if let Some(frame) = stack.iter().rev().find(|f| is_in_app(f)) {
+        if let Some(frame) = top_in_app(stack) {
             let place = text_field(frame, "module").or_else(|| text_field(frame, "filename"));
             let function = text_field(frame, "function");
             let label = match (place, function) {
@@ -408,6 +430,27 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn frames_without_an_in_app_flag_are_the_apps_when_none_is_marked() {
+        let django = json!({"exception": {"values": [{"type": "ZeroDivisionError", "value": "division by zero",
+        "stacktrace": {"frames": [
+            {"module": "django.core.handlers.base", "function": "_get_response", "in_app": false},
+            {"module": "__main__", "function": "checkout"}
+        ]}}]}});
+        assert_eq!(culprit(&django).as_deref(), Some("__main__ in checkout"));
+        assert_eq!(
+            in_app_flags(
+                django
+                    .pointer("/exception/values/0/stacktrace/frames")
+                    .and_then(Value::as_array)
+                    .unwrap()
+            ),
+            [false, true]
+        );
+        let marked = json!([{"function": "a", "in_app": true}, {"function": "b"}]);
+        assert_eq!(in_app_flags(marked.as_array().unwrap()), [true, false]);
+    }
 
     fn exception(kind: &str, value: &str) -> Value {
         json!({"exception": {"values": [{"type": kind, "value": value}]}})
@@ -548,7 +591,7 @@ mod tests {
             vec!["OSError", "disk <int> full", "app/jobs.py:run"]
         );
         let no_in_app = json!({"exception": [{"type": "OSError", "value": "v",
-            "stacktrace": {"frames": [{"module": "lib", "function": "f"}]}}]});
+            "stacktrace": {"frames": [{"module": "lib", "function": "f", "in_app": false}]}}]});
         assert_eq!(group(&no_in_app).components, vec!["OSError", "v"]);
     }
 
@@ -667,7 +710,7 @@ mod tests {
                 Some("m in f"),
             ),
             (
-                json!({"exception": [{"type": "E", "stacktrace": {"frames": [{"module": "lib", "function": "f"}]}}], "transaction": "/checkout/"}),
+                json!({"exception": [{"type": "E", "stacktrace": {"frames": [{"module": "lib", "function": "f", "in_app": false}]}}], "transaction": "/checkout/"}),
                 Some("/checkout/"),
             ),
             (json!({"culprit": "legacy.view"}), Some("legacy.view")),

@@ -1,7 +1,8 @@
 //! The Sentry-compatible ingest endpoints: `POST /api/{project_id}/envelope/`
 //! and the legacy `/store/`, with `OPTIONS` and CORS for browser SDKs.
 //! Answers as SDKs expect: `200 {"id"}`, or `{"detail"}` with 400, 401,
-//! 403, 413 or 503 — never a 500 for what a client sent.
+//! 403, 413, 429 (with `Retry-After` and
+//! `X-Sentry-Rate-Limits`) or 503 — never a 500 for what a client sent.
 
 use actix_web::http::{Method, header};
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -10,6 +11,8 @@ use super::service::{Errors, Refused, Request};
 use crate::http::routes::{Access, Routes};
 
 pub fn routes(r: &mut Routes) {
+    super::pages::routes(r);
+    super::api::routes(r);
     r.post("/api/{project_id}/envelope/", Access::Public, envelope);
     r.post("/api/{project_id}/store/", Access::Public, store);
     r.add(
@@ -100,6 +103,23 @@ async fn ingest(
             "the key is not an active key of this project",
         ),
         Err(Refused::TooLarge(why)) => detail(StatusCode::PAYLOAD_TOO_LARGE, &why),
+        Err(Refused::TooMany {
+            retry_after_s,
+            scope,
+        }) => {
+            let mut res = detail(
+                StatusCode::TOO_MANY_REQUESTS,
+                &format!("over the {scope} quota; send again in {retry_after_s} s"),
+            );
+            let headers = res.headers_mut();
+            if let Ok(v) = header::HeaderValue::from_str(&retry_after_s.to_string()) {
+                headers.insert(header::RETRY_AFTER, v);
+            }
+            if let Ok(v) = header::HeaderValue::from_str(&format!("{retry_after_s}::{scope}")) {
+                headers.insert(header::HeaderName::from_static("x-sentry-rate-limits"), v);
+            }
+            res
+        }
         Err(Refused::Unavailable) => detail(
             StatusCode::SERVICE_UNAVAILABLE,
             "the event could not be stored now; send it again",

@@ -1,29 +1,57 @@
-//! The error-tracking service: projects with their keys (audited), and the
-//! ingest fast path — authenticate, decompress within caps, parse, keep
-//! the items a later step digests, commit, answer with the event id.
+//! The error-tracking service: projects with their keys (audited), the
+//! ingest fast path — authenticate, decompress within caps, parse, check
+//! the quotas, keep the items, commit, answer with the event id — and the
+//! digest pass the background task runs over what was kept.
 
-use std::io::Write;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 
+use tokio::sync::Notify;
+
+use super::config::ErrorsConfig;
 use super::decode::{DecodeError, decode};
+use super::digest::{self, Digest, deflate};
+use super::digest_repo;
 use super::envelope::{self, Envelope, Item};
 use super::model;
+use super::projects::Projects;
+use super::quota::Quotas;
 use super::repo::{self, NewItem};
-use crate::audit_trail::{Actioned, Trail};
+use crate::audit_trail::Trail;
+use crate::bus::{Bus, Signal};
 use crate::clock::Clock;
 use crate::error::AppError;
-use crate::store::Store;
+use crate::perf::Perf;
+use crate::store::{Store, StoreError};
 
 /// The most a body may decompress to.
 pub const MAX_DECOMPRESSED: usize = 20 << 20;
 /// The most one event or transaction may be, decompressed.
 pub const MAX_EVENT: usize = 1 << 20;
 /// The item types kept for digesting; every other type is skipped and counted.
-pub const KEPT: [&str; 4] = ["event", "transaction", "sessions", "client_report"];
+pub const KEPT: [&str; 5] = [
+    "event",
+    "transaction",
+    "sessions",
+    "session",
+    "client_report",
+];
 
 pub struct Errors {
+    pub projects: Projects,
     pub store: Store,
     pub clock: Clock,
-    trail: Trail,
+    pub(super) trail: Trail,
+    pub(super) config: ErrorsConfig,
+    perf: Arc<Perf>,
+    bus: Bus,
+    quotas: Quotas,
+    /// Items kept and not digested yet.
+    backlog: AtomicI64,
+    /// Wakes the digest task when items arrive.
+    pub(super) arrived: Notify,
+    /// Where SDKs reach this instance, for DSNs (set once bound).
+    pub base_url: std::sync::OnceLock<String>,
 }
 
 /// Why an ingest request was refused, as SDKs are told.
@@ -39,6 +67,11 @@ pub enum Refused {
     TooLarge(String),
     /// 503: the store failed; the SDK retries.
     Unavailable,
+    /// 429: over a quota, or too much waiting to be digested.
+    TooMany {
+        retry_after_s: u64,
+        scope: &'static str,
+    },
 }
 
 /// One ingest request as the handler read it.
@@ -52,61 +85,50 @@ pub struct Request<'a> {
     pub body: &'a [u8],
 }
 
-fn deflated(payload: &[u8]) -> Vec<u8> {
-    let mut e = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::fast());
-    let _ = e.write_all(payload);
-    e.finish().unwrap_or_default()
+/// The parts the service stands on.
+pub struct Parts {
+    pub store: Store,
+    pub clock: Clock,
+    pub trail: Trail,
+    pub perf: Arc<Perf>,
+    pub bus: Bus,
 }
 
 impl Errors {
-    pub fn new(store: Store, clock: Clock, trail: Trail) -> Errors {
-        Errors {
-            store,
-            clock,
-            trail,
-        }
+    /// Starts the service; the backlog is read from the store.
+    pub async fn new(config: &ErrorsConfig, parts: Parts) -> Result<Errors, StoreError> {
+        let backlog = parts.store.read(digest_repo::backlog).await?;
+        Ok(Errors {
+            projects: Projects::new(
+                parts.store.clone(),
+                parts.clock.clone(),
+                parts.trail.clone(),
+            ),
+            store: parts.store,
+            clock: parts.clock,
+            trail: parts.trail,
+            config: config.clone(),
+            perf: parts.perf,
+            bus: parts.bus,
+            quotas: Quotas::new(config.quota_per_minute, config.quota_per_hour),
+            backlog: AtomicI64::new(backlog),
+            arrived: Notify::new(),
+            base_url: std::sync::OnceLock::new(),
+        })
     }
 
-    /// Creates a project with one key; returns its id and key. Audited.
-    pub async fn add_project(
-        &self,
-        name: &str,
-        platform: &str,
-        by: &Actioned,
-    ) -> Result<(i64, String), AppError> {
-        let name = name.trim().to_string();
-        let slug = model::slug(&name);
-        if slug.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
-            return Err(AppError::BadRequest(
-                "a project needs a name of 1 to 100 printable characters with a letter or digit"
-                    .into(),
-            ));
-        }
-        let key = model::new_public_key()
-            .map_err(|_| AppError::Internal(anyhow::anyhow!("no randomness for a key")))?;
-        let entry = by
-            .entry("errors.project_created", format!("project:{slug}"))
-            .detail("platform", platform.to_string());
-        let (trail, now, platform, k) = (
-            self.trail.clone(),
-            self.clock.now_ms(),
-            platform.to_string(),
-            key.clone(),
-        );
-        let id = self
-            .store
-            .write(move |c| {
-                if repo::slug_taken(c, &slug)? {
-                    return Ok(None);
-                }
-                let id = repo::add_project(c, &slug, &name, &platform, &k, now)?;
-                trail.append(c, now, &entry)?;
-                Ok(Some(id))
-            })
-            .await?;
-        id.map(|id| (id, key)).ok_or_else(|| {
-            AppError::Conflict("a project with that name exists already; choose another".into())
-        })
+    /// The DSN of a key of a project.
+    pub fn dsn(&self, key: &str, project_id: i64) -> String {
+        let base = self
+            .base_url
+            .get()
+            .map_or("http://127.0.0.1:8080", String::as_str);
+        model::dsn(base, key, project_id)
+    }
+
+    /// Items waiting to be digested.
+    pub fn backlog(&self) -> i64 {
+        self.backlog.load(Ordering::Relaxed)
     }
 
     /// The fast path: nothing is acknowledged before it is committed.
@@ -139,10 +161,9 @@ impl Errors {
             .store
             .read(move |c| repo::project_of_key(c, &key))
             .await
-            .map_err(|_| Refused::Unavailable)?;
-        if owner != Some(req.project_id) {
-            return Err(Refused::WrongKey);
-        }
+            .map_err(|_| Refused::Unavailable)?
+            .filter(|o| o.project_id == req.project_id)
+            .ok_or(Refused::WrongKey)?;
         let mut kept = Vec::new();
         let mut skipped = Vec::new();
         let mut item_event_id = None;
@@ -163,19 +184,91 @@ impl Errors {
             }
             kept.push(NewItem {
                 kind: item.kind.clone(),
-                payload: deflated(&item.payload),
+                payload: deflate(&item.payload),
             });
         }
+        let events = kept
+            .iter()
+            .filter(|i| matches!(i.kind.as_str(), "event" | "transaction"))
+            .count();
+        if events > 0 && self.backlog() >= i64::from(self.config.max_backlog) {
+            return Err(Refused::TooMany {
+                retry_after_s: 10,
+                scope: "organization",
+            });
+        }
+        self.quotas
+            .take(owner.project_id, owner.quota, events as u32)
+            .map_err(|over| Refused::TooMany {
+                retry_after_s: over.retry_after_s,
+                scope: over.scope,
+            })?;
         let event_id = envelope
             .event_id()
             .or(item_event_id)
             .unwrap_or_else(|| uuid::Uuid::now_v7().simple().to_string());
         let (id, now, project) = (event_id.clone(), self.clock.now_ms(), req.project_id);
+        let count = kept.len() as i64;
         self.store
             .write(move |c| repo::add_items(c, project, &id, &kept, &skipped, now))
             .await
             .map_err(|_| Refused::Unavailable)?;
+        if count > 0 {
+            self.backlog.fetch_add(count, Ordering::Relaxed);
+            self.arrived.notify_one();
+        }
         Ok(event_id)
+    }
+
+    /// Digests up to one batch of kept items; returns how many it took.
+    /// Transactions feed request performance and new or regressed issues
+    /// are announced, both only after the commit.
+    pub async fn digest_pass(&self) -> Result<usize, AppError> {
+        let limit = self.config.digest_batch;
+        let items = self
+            .store
+            .read(move |c| digest_repo::pending(c, limit))
+            .await?;
+        if items.is_empty() {
+            return Ok(0);
+        }
+        let taken = items.len();
+        let batch = tokio::task::spawn_blocking(move || {
+            items
+                .iter()
+                .map(|i| (i.id, i.project_id, i.kind.clone(), digest::digest(i)))
+                .collect::<Vec<_>>()
+        })
+        .await
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("the digest worker failed: {e}")))?;
+        let (changes, batch) = self
+            .store
+            .write(move |c| Ok((digest_repo::commit(c, &batch)?, batch)))
+            .await?;
+        self.backlog.fetch_sub(taken as i64, Ordering::Relaxed);
+        let slugs = self.store.read(repo::slugs).await?;
+        let slug = |id: i64| {
+            slugs
+                .iter()
+                .find(|(p, _)| *p == id)
+                .map_or_else(|| id.to_string(), |(_, s)| s.clone())
+        };
+        for (_, _, _, d) in &batch {
+            if let Digest::Transaction(t) = d {
+                let source = format!("app:{}", slug(t.project_id));
+                self.perf
+                    .feed_transaction(&source, &t.name, &t.method, t.status, t.us, t.ts_ms);
+            }
+        }
+        for change in changes {
+            self.bus.publish(Signal::ErrorIssue {
+                project: slug(change.project_id),
+                issue_id: change.issue_id,
+                title: change.title,
+                kind: change.kind,
+            });
+        }
+        Ok(taken)
     }
 }
 

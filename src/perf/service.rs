@@ -43,6 +43,9 @@ pub struct Perf {
     trail: Trail,
     own: Aggregator,
     logs: HashMap<String, LogSource>,
+    /// Apps reporting transactions through error tracking (`app:<project>`),
+    /// added as they first report.
+    apps: Mutex<HashMap<String, std::sync::Arc<LogSource>>>,
     slow_us: u64,
     slow: Mutex<Vec<Slow>>,
     pub(super) active: Mutex<HashMap<RouteKey, Active>>,
@@ -88,6 +91,7 @@ impl Perf {
             trail,
             own: Aggregator::new(SELF_SOURCE),
             logs,
+            apps: Mutex::default(),
             slow: Mutex::default(),
             active: Mutex::default(),
             baselines: Mutex::default(),
@@ -131,6 +135,57 @@ impl Perf {
         );
     }
 
+    /// One transaction an app's Sentry SDK reported: `source` is
+    /// `app:<project>`, the route its transaction name (capped like a log
+    /// source's routes).
+    pub fn feed_transaction(
+        &self,
+        source: &str,
+        name: &str,
+        method: &str,
+        status: u16,
+        us: u64,
+        ts_ms: i64,
+    ) {
+        let app = {
+            let mut apps = self.apps.lock().unwrap_or_else(|p| p.into_inner());
+            apps.entry(source.to_owned())
+                .or_insert_with(|| {
+                    std::sync::Arc::new(LogSource {
+                        aggregator: Aggregator::new(source),
+                        normaliser: Mutex::new(Normaliser::new(
+                            self.config.route_rules(),
+                            self.config.max_routes,
+                            Vec::new(),
+                        )),
+                    })
+                })
+                .clone()
+        };
+        let route = app
+            .normaliser
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .route(name);
+        let s = ts_ms.div_euclid(1000);
+        app.aggregator.observe(
+            &route,
+            standard_method(method),
+            status,
+            Some(us),
+            s - s.rem_euclid(60),
+        );
+    }
+
+    fn app_sources(&self) -> Vec<std::sync::Arc<LogSource>> {
+        self.apps
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .cloned()
+            .collect()
+    }
+
     /// Requests folded into `{other}` per log source.
     pub fn overflowed(&self) -> Vec<(String, u64)> {
         let mut out: Vec<(String, u64)> = self
@@ -149,6 +204,11 @@ impl Perf {
     pub fn live_sources(&self) -> Vec<String> {
         let mut out: Vec<String> = std::iter::once(SELF_SOURCE.to_owned())
             .chain(self.logs.keys().cloned())
+            .chain(
+                self.app_sources()
+                    .iter()
+                    .map(|a| a.aggregator.source.clone()),
+            )
             .collect();
         out[1..].sort();
         out
@@ -159,6 +219,9 @@ impl Perf {
         let mut rows = self.own.take_before(before_minute);
         for log in self.logs.values() {
             rows.extend(log.aggregator.take_before(before_minute));
+        }
+        for app in self.app_sources() {
+            rows.extend(app.aggregator.take_before(before_minute));
         }
         rows
     }

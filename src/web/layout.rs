@@ -39,6 +39,11 @@ pub const NAV: &[NavItem] = &[
         admin_only: false,
     },
     NavItem {
+        label: "Errors",
+        href: "/errors",
+        admin_only: false,
+    },
+    NavItem {
         label: "Alerts",
         href: "/alerts",
         admin_only: false,

@@ -164,7 +164,7 @@ async fn down_check(admin: &Browser, target: &HttpTarget) {
     run(admin, "site").await;
 }
 
-async fn eventually_async<F, Fut>(what: &str, mut check: F)
+pub async fn eventually_async<F, Fut>(what: &str, mut check: F)
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,

@@ -9,17 +9,17 @@ use reqwest::Method;
 use serde_json::Value;
 
 use crate::helpers::{TestApp, spawn_app};
-use crate::threats::db_rows;
+use crate::threats::{db_rows, eventually};
 use watchpost::audit_trail::{Actioned, Trail};
-use watchpost::errors::Errors;
+use watchpost::errors::projects::Projects;
 
 const EVENT_ID: &str = "9ec79c33ec9942ab8353589fcb2e04dc";
 
-async fn project(app: &TestApp, name: &str) -> (i64, String) {
+pub async fn project(app: &TestApp, name: &str) -> (i64, String) {
     let trail = Trail::load_or_create(&app.dir.path().join("data")).unwrap();
-    let errors = Errors::new(app.store.clone(), app.clock.clone(), trail);
-    errors
-        .add_project(name, "python", &Actioned::system())
+    let projects = Projects::new(app.store.clone(), app.clock.clone(), trail);
+    projects
+        .add(name, "python", &Actioned::system())
         .await
         .unwrap()
 }
@@ -29,6 +29,23 @@ fn envelope(extra_header: &str) -> Vec<u8> {
         "{{\"event_id\":\"{EVENT_ID}\"{extra_header}}}\n{{\"type\":\"event\"}}\n{{\"message\":\"boom\",\"level\":\"error\"}}\n{{\"type\":\"profile_chunk\"}}\n{{}}\n"
     )
     .into_bytes()
+}
+
+/// The stored (scrubbed) JSON of an event.
+pub fn stored_event(app: &TestApp, event_id: &str) -> Value {
+    let hex = db_rows(
+        app,
+        &format!("SELECT hex(payload) FROM error_events WHERE event_id = '{event_id}'"),
+    )[0][0]
+        .clone();
+    let bytes: Vec<u8> = (0..hex.len() / 2)
+        .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap())
+        .collect();
+    let mut json = String::new();
+    flate2::read::DeflateDecoder::new(&bytes[..])
+        .read_to_string(&mut json)
+        .unwrap();
+    serde_json::from_str(&json).unwrap()
 }
 
 fn gzip(data: &[u8]) -> Vec<u8> {
@@ -64,20 +81,21 @@ async fn an_envelope_is_committed_and_answered_with_its_event_id() {
     .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["id"], EVENT_ID);
+    // Committed before the answer: still waiting, or already digested.
     let rows = db_rows(
         &app,
-        "SELECT event_id, kind, digested, hex(payload) FROM error_items",
+        "SELECT event_id, kind FROM error_items UNION ALL SELECT event_id, 'event' FROM error_events",
     );
-    assert_eq!(rows.len(), 1, "the unknown item is not kept");
-    assert_eq!(rows[0][..3], [EVENT_ID, "event", "0"]);
-    let stored: Vec<u8> = (0..rows[0][3].len() / 2)
-        .map(|i| u8::from_str_radix(&rows[0][3][2 * i..2 * i + 2], 16).unwrap())
-        .collect();
-    let mut payload = String::new();
-    flate2::read::DeflateDecoder::new(&stored[..])
-        .read_to_string(&mut payload)
-        .unwrap();
-    assert_eq!(payload, "{\"message\":\"boom\",\"level\":\"error\"}");
+    assert_eq!(rows, [[EVENT_ID, "event"]], "the unknown item is not kept");
+    eventually("the event is digested", || {
+        db_rows(&app, "SELECT count(*) FROM error_events")[0][0] == "1"
+    })
+    .await;
+    let stored = stored_event(&app, EVENT_ID);
+    assert_eq!(
+        (stored["message"].as_str(), stored["event_id"].as_str()),
+        (Some("boom"), Some(EVENT_ID))
+    );
     assert_eq!(
         db_rows(&app, "SELECT kind, count FROM error_skipped"),
         [["profile_chunk", "1"]]
@@ -112,7 +130,13 @@ async fn an_envelope_is_committed_and_answered_with_its_event_id() {
         (status, body["id"].as_str()),
         (200, Some("a".repeat(32).as_str()))
     );
-    assert_eq!(db_rows(&app, "SELECT COUNT(*) FROM error_items"), [["4"]]);
+    assert_eq!(
+        db_rows(
+            &app,
+            "SELECT (SELECT COUNT(*) FROM error_items) + (SELECT COUNT(*) FROM error_events)"
+        ),
+        [["4"]]
+    );
 }
 
 /// A path, headers, body, the status wanted and what the detail must say.

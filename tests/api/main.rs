@@ -17,6 +17,7 @@ mod checks_pages;
 mod cli;
 mod config;
 mod errors;
+mod errors_issues;
 mod health;
 mod helpers;
 mod host;

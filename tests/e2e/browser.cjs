@@ -3,7 +3,8 @@
 // TOTP enrolment (the code computed here from the key on the page), log out,
 // log in with password + TOTP, the overview (desktop, phone, dark), a viewer
 // who sees no edit controls and whose forged POST gets 403, the host page over
-// 30 synthetic days (light and dark) refreshing itself, and the 404 page.
+// 30 synthetic days (light and dark) refreshing itself, the error issues
+// that the real sentry-sdk and a Django app sent, and the 404 page.
 // Fails on any console error, page error, failed request or CSP violation.
 // Usage: node browser.cjs BASE_URL OUT_DIR SETUP_TOKEN_FILE
 const { chromium } = require('playwright-core');
@@ -142,6 +143,7 @@ async function adminFlow(browser) {
   await checksFlow(browser, page);
   await securityFlow(page);
   await perfFlow(page);
+  await errorsFlow(page);
   await done('admin flow');
 }
 
@@ -184,6 +186,26 @@ async function perfFlow(page) {
   if ((await page.locator('#codes tbody tr').count()) < 1) fail('the route page has no status codes');
   await shot(page, 'perf-route');
   console.log('ok perf: routes per pattern, sorted; a deploy marker; a route\'s percentiles');
+}
+
+// What run.sh's sentry-sdk clients and the Django app sent: the issue list,
+// the Django issue with its stack trace and its request scrubbed, resolved.
+async function errorsFlow(page) {
+  await page.goto(`${base}/errors`);
+  const list = await page.textContent('#issues');
+  for (const want of ['ZeroDivisionError', 'hello from the e2e run', 'in checkout']) {
+    if (!list.includes(want)) fail(`the issue list lacks ${want}`);
+  }
+  await shot(page, 'errors-list');
+  await Promise.all([page.waitForURL(/\/errors\/issues\/\d+/), page.click('#issues tr:has-text("in checkout") td a')]);
+  const request = await page.textContent('#request');
+  if (!request.includes('[Filtered]')) fail('the request on the issue page is not scrubbed');
+  if (/s3cr3t|4111 1111/.test(await page.textContent('main'))) fail('a secret reached the issue page');
+  if (!(await page.locator('.frames li').count())) fail('the issue page shows no stack trace');
+  if (!(await page.textContent('#tags')).includes('django-shop@2.0.0')) fail('the tag distribution lacks the release');
+  await shot(page, 'errors-issue');
+  await Promise.all([page.waitForURL(/done=resolved/), page.click('#issue-actions button:has-text("Resolve")')]);
+  console.log('ok errors: issues listed; the Django issue shows its trace and a scrubbed request; resolved');
 }
 
 // Reloads `url` until `selector`'s text includes `want` (or fails after `seconds`).

@@ -99,6 +99,7 @@ prom_pid=""
 cleanup() {
   [ -n "$prom_pid" ] && kill "$prom_pid" 2>/dev/null || true
   kill "$hook_pid" 2>/dev/null || true
+  [ -n "${django_pid:-}" ] && kill "$django_pid" 2>/dev/null || true
   kill "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
   rm -rf "$work"
@@ -145,6 +146,59 @@ code=$(curl -s -o /dev/null -w '%{http_code}' "$base/login")
 [ "$code" = "200" ] || { echo "loopback itself got $code"; exit 1; }
 echo "banned at probe $first_403 of $n; every later probe got 403"
 
+say "error ingest: the real sentry-sdk (PyPI, in a venv) sends with gzip, then with brotli"
+venv="$out/venv"
+[ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+"$venv/bin/pip" install -q --disable-pip-version-check 'sentry-sdk>=2,<3' 'Django>=5.2,<5.3'
+dsn=$(cd "$work" && WATCHPOST_SERVER__BIND="127.0.0.1:$port" "$bin" errors project add "E2E shop")
+echo "DSN: $dsn"
+case "$dsn" in "http://"*"@127.0.0.1:$port/"*) ;; *) echo "unexpected DSN: $dsn"; exit 1 ;; esac
+sql() { # query [args...] -> the first column of the first row
+  python3 -c 'import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute(sys.argv[2], sys.argv[3:]).fetchone()[0])' "$work/data/watchpost.db" "$@"
+}
+digested() { # wanted events -> waits until that many are digested
+  for _ in $(seq 1 30); do
+    [ "$(sql 'SELECT COUNT(*) FROM error_events')" -ge "$1" ] && [ "$(sql 'SELECT COUNT(*) FROM error_items')" = 0 ] && return 0
+    sleep 1
+  done
+  echo "only $(sql 'SELECT COUNT(*) FROM error_events') of $1 events digested; $(sql 'SELECT COUNT(*) FROM error_items') waiting"; exit 1
+}
+"$venv/bin/pip" uninstall -q -y brotli >/dev/null 2>&1 || true
+"$venv/bin/python" "$root/tests/e2e/sentry_client.py" "$dsn"
+digested 2
+"$venv/bin/pip" install -q --disable-pip-version-check brotli
+"$venv/bin/python" "$root/tests/e2e/sentry_client.py" "$dsn"
+digested 4
+[ "$(sql 'SELECT COUNT(*) FROM error_issues')" = 2 ] || { echo "expected 2 issues (exception, message), got $(sql 'SELECT COUNT(*) FROM error_issues')"; exit 1; }
+echo "4 events in 2 issues; the transactions went to request performance"
+
+say "error tracking: a Django 5.2 app with DjangoIntegration raises in a view"
+dport=$(free_port)
+"$venv/bin/python" "$root/tests/e2e/django_app.py" "$dsn" runserver "127.0.0.1:$dport" --noreload >"$out/django.log" 2>&1 &
+django_pid=$!
+for _ in $(seq 1 30); do curl -s -o /dev/null "http://127.0.0.1:$dport/" && break; sleep 0.5; done
+code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "http://127.0.0.1:$dport/checkout/?api_key=k3y-in-query" \
+  -H 'Authorization: Bearer s3cr3t-bearer' -H 'Cookie: sessionid=s3cr3t-session' \
+  --data-urlencode 'password=s3cr3t-password' --data-urlencode 'card=4111 1111 1111 1111' --data-urlencode 'qty=2')
+[ "$code" = 500 ] || { echo "the Django view answered $code, not 500"; cat "$out/django.log"; exit 1; }
+digested 5
+kill "$django_pid" 2>/dev/null || true
+python3 - "$work/data/watchpost.db" <<'PY'
+import json, sqlite3, sys, zlib
+db = sqlite3.connect(sys.argv[1])
+row = db.execute("SELECT e.payload, i.title, i.culprit FROM error_events e JOIN error_issues i ON i.id = e.issue_id "
+                 "WHERE e.release = 'django-shop@2.0.0' ORDER BY e.id DESC LIMIT 1").fetchone()
+assert row, "no event from the Django app"
+event = json.loads(zlib.decompress(row[0], -15))
+text = json.dumps(event)
+for secret in ["s3cr3t-bearer", "s3cr3t-session", "s3cr3t-password", "4111 1111 1111 1111", "k3y-in-query"]:
+    assert secret not in text, f"{secret} reached the store"
+assert row[1].startswith("ZeroDivisionError"), row[1]
+assert "checkout" in (row[2] or ""), row[2]
+assert event["request"]["method"] == "POST", event["request"]
+print(f"issue {row[1]!r} at {row[2]!r}; request scrubbed: {json.dumps(event['request'])[:200]}")
+PY
+
 say "chromium (playwright-core): setup, 2FA enrolment, logout, password + TOTP login, checks made in the UI going up and down, status page, alerts firing and resolving, viewer, host charts, phone, 404"
 NODE_PATH="$node_dir/node_modules" node "$root/tests/e2e/browser.cjs" "$base" "$out" "$work/data/setup-token"
 
@@ -160,24 +214,6 @@ case "$received" in
   *) echo "no firing + resolved pair for shop-down: ${received:-nothing}"; cat "$out/receiver.log"; exit 1 ;;
 esac
 [ "$(echo "$received" | grep -c '"status":"firing"')" = 1 ] || { echo "more than one firing notification"; exit 1; }
-
-say "error ingest: the real sentry-sdk (PyPI, in a venv) sends with gzip, then with brotli"
-venv="$out/venv"
-[ -x "$venv/bin/python" ] || python3 -m venv "$venv"
-"$venv/bin/pip" install -q --disable-pip-version-check 'sentry-sdk>=2,<3'
-dsn=$(cd "$work" && WATCHPOST_SERVER__BIND="127.0.0.1:$port" "$bin" errors project add "E2E shop")
-echo "DSN: $dsn"
-case "$dsn" in "http://"*"@127.0.0.1:$port/"*) ;; *) echo "unexpected DSN: $dsn"; exit 1 ;; esac
-stored() { # kind -> how many items of that kind are stored
-  python3 -c 'import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute("SELECT COUNT(*) FROM error_items WHERE kind = ?", (sys.argv[2],)).fetchone()[0])' "$work/data/watchpost.db" "$1"
-}
-"$venv/bin/pip" uninstall -q -y brotli >/dev/null 2>&1 || true
-"$venv/bin/python" "$root/tests/e2e/sentry_client.py" "$dsn"
-[ "$(stored event)" -ge 2 ] && [ "$(stored transaction)" -ge 1 ] || { echo "gzip: events $(stored event), transactions $(stored transaction)"; exit 1; }
-"$venv/bin/pip" install -q --disable-pip-version-check brotli
-"$venv/bin/python" "$root/tests/e2e/sentry_client.py" "$dsn"
-[ "$(stored event)" -ge 4 ] && [ "$(stored transaction)" -ge 2 ] || { echo "br: events $(stored event), transactions $(stored transaction)"; exit 1; }
-echo "stored: $(stored event) events, $(stored transaction) transactions"
 
 say "/metrics: refused without a token, promtool check metrics with one"
 code=$(curl -s -o /dev/null -w '%{http_code}' "$base/metrics")
