@@ -24,6 +24,7 @@ use crate::http::ServerConfig;
 use crate::metrics::MetricsConfig;
 use crate::perf::PerfConfig;
 use crate::retention::RetentionConfig;
+use crate::security_audit::AuditConfig;
 use crate::store::StorageConfig;
 use crate::telemetry::LoggingConfig;
 use crate::threats::ThreatsConfig;
@@ -49,11 +50,16 @@ pub struct Config {
     pub threats: ThreatsConfig,
     pub perf: PerfConfig,
     pub alerts: AlertsConfig,
+    pub audit: AuditConfig,
     /// Checks as code (`[[checks]]`), provisioned at every start.
     pub checks: Vec<Definition>,
     /// `serve --demo` (never read from a file): demo checks and a demo viewer.
     #[serde(skip)]
     pub demo: bool,
+    /// The configuration file this was read from (never read from a file):
+    /// the security audit checks its mode and what secrets it holds.
+    #[serde(skip)]
+    pub config_file: Option<PathBuf>,
     /// First-run admin (`WATCHPOST_ADMIN_EMAIL`): created at start when no user
     /// exists yet; never overwrites one.
     pub admin_email: Option<String>,
@@ -112,6 +118,7 @@ impl Config {
         self.threats.validate("threats", &mut problems);
         self.perf.validate("perf", &mut problems);
         self.alerts.validate("alerts", &mut problems);
+        self.audit.validate("audit", &mut problems);
         crate::checks::validate_entries(&self.checks, &mut problems);
         crate::auth::bootstrap::validate(self, &mut problems);
         problems

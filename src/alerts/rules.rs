@@ -25,6 +25,7 @@ pub const KINDS: &[&str] = &[
     "new_admin_ip",
     "self_health",
     "trail_broken",
+    "audit_finding",
 ];
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -70,6 +71,9 @@ pub enum Kind {
     SelfHealth,
     /// The audit trail's hash chain does not verify (checked hourly).
     TrailBroken,
+    /// A security audit run found a high finding the run before it did not
+    /// have; it holds until a later run no longer finds it.
+    AuditFinding,
 }
 
 /// Which requests a perf rule judges.
@@ -269,6 +273,7 @@ impl Rule {
             "self_health" => Kind::SelfHealth,
             "new_admin_ip" => Kind::NewAdminIp,
             "trail_broken" => Kind::TrailBroken,
+            "audit_finding" => Kind::AuditFinding,
             other => return Err(format!("{other:?} is not a rule kind")),
         };
         let severity = c.severity.as_deref().unwrap_or("warning");

@@ -1,6 +1,7 @@
 //! What the rules look at: the bus signals they count (brute force, bans,
-//! admins' logins from new addresses), and the [`World`] gathered for each
-//! evaluation from checks, host, perf, health, tasks and the audit trail.
+//! admins' logins from new addresses, new high security-audit findings),
+//! and the [`World`] gathered for each evaluation from checks, host, perf,
+//! health, tasks and the audit trail.
 
 use std::collections::{HashMap, VecDeque};
 
@@ -25,6 +26,8 @@ pub(super) struct Heard {
     bans: VecDeque<i64>,
     new_admin_ips: HashMap<i64, (i64, String)>,
     restarts: HashMap<&'static str, (u32, i64)>,
+    /// New high audit findings, by id, kept while later runs still find them.
+    audit_findings: std::collections::BTreeMap<String, String>,
 }
 
 impl Alerts {
@@ -67,6 +70,12 @@ impl Alerts {
                     .insert(ip.clone(), (now, (*detector).to_string()));
             }
             Signal::BanCreated { .. } => heard.bans.push_back(now),
+            Signal::AuditFindings { new_high, high } => {
+                heard.audit_findings.retain(|id, _| high.contains(id));
+                for (id, title) in new_high {
+                    heard.audit_findings.insert(id.clone(), title.clone());
+                }
+            }
             _ => {}
         }
     }
@@ -96,7 +105,7 @@ impl Alerts {
                     .unwrap_or_default()
             })
             .collect();
-        let (brute_force, bans_last_hour, new_admin_ips) = {
+        let (brute_force, bans_last_hour, new_admin_ips, audit_findings) = {
             let statuses = self.sources.tasks.read();
             let mut heard = self.heard();
             for (name, status) in statuses {
@@ -130,7 +139,12 @@ impl Alerts {
                 .map(|(user, (_, ip))| (*user, ip.clone()))
                 .collect();
             new_admin_ips.sort();
-            (brute_force, bans_last_hour, new_admin_ips)
+            let audit_findings = heard
+                .audit_findings
+                .iter()
+                .map(|(id, title)| (id.clone(), title.clone()))
+                .collect();
+            (brute_force, bans_last_hour, new_admin_ips, audit_findings)
         };
         let regressions = self
             .sources
@@ -166,6 +180,7 @@ impl Alerts {
             new_admin_ips,
             perf_recent,
             trail_problem: self.trail_problem(now).await?,
+            audit_findings,
         })
     }
 
