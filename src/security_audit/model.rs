@@ -176,10 +176,6 @@ impl Collector {
         self.findings.is_empty()
     }
 
-    pub fn findings(&self) -> &[Finding] {
-        &self.findings
-    }
-
     pub fn into_report(self, now_ms: i64) -> Report {
         let mut findings = self.findings;
         findings.sort_by(|a, b| b.severity.cmp(&a.severity).then_with(|| a.id.cmp(&b.id)));
