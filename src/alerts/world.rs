@@ -71,10 +71,7 @@ impl Alerts {
             }
             Signal::BanCreated { .. } => heard.bans.push_back(now),
             Signal::AuditFindings { new_high, high } => {
-                heard.audit_findings.retain(|id, _| high.contains(id));
-                for (id, title) in new_high {
-                    heard.audit_findings.insert(id.clone(), title.clone());
-                }
+                remember_audit(&mut heard.audit_findings, new_high, high);
             }
             _ => {}
         }
@@ -216,5 +213,43 @@ impl Alerts {
         *self.trail_checked.lock().unwrap_or_else(|p| p.into_inner()) =
             Some((now, problem.clone()));
         Ok(problem)
+    }
+}
+
+/// After an audit run: findings it no longer has are forgotten (their alert
+/// resolves), its new high findings remembered (their alert fires).
+fn remember_audit(
+    held: &mut std::collections::BTreeMap<String, String>,
+    new_high: &[(String, String)],
+    high: &[String],
+) {
+    held.retain(|id, _| high.contains(id));
+    for (id, title) in new_high {
+        held.insert(id.clone(), title.clone());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn audit_findings_are_held_until_a_run_no_longer_has_them() {
+        let mut held = std::collections::BTreeMap::new();
+        let tls = ("config.bind_without_tls".to_string(), "No TLS".to_string());
+        remember_audit(&mut held, std::slice::from_ref(&tls), &[tls.0.clone()]);
+        assert_eq!(held.len(), 1);
+        // The next run still has it, and it is no longer new.
+        remember_audit(&mut held, &[], &[tls.0.clone()]);
+        assert_eq!(held.get(&tls.0).map(String::as_str), Some("No TLS"));
+        // A high finding that was there before was never new: not held.
+        remember_audit(
+            &mut held,
+            &[],
+            &[tls.0.clone(), "host.ssh_root_login".into()],
+        );
+        assert_eq!(held.len(), 1);
+        remember_audit(&mut held, &[], &["host.ssh_root_login".into()]);
+        assert!(held.is_empty(), "fixed, so the alert resolves");
     }
 }
