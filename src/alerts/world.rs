@@ -237,10 +237,14 @@ mod tests {
     fn audit_findings_are_held_until_a_run_no_longer_has_them() {
         let mut held = std::collections::BTreeMap::new();
         let tls = ("config.bind_without_tls".to_string(), "No TLS".to_string());
-        remember_audit(&mut held, std::slice::from_ref(&tls), &[tls.0.clone()]);
+        remember_audit(
+            &mut held,
+            std::slice::from_ref(&tls),
+            std::slice::from_ref(&tls.0),
+        );
         assert_eq!(held.len(), 1);
         // The next run still has it, and it is no longer new.
-        remember_audit(&mut held, &[], &[tls.0.clone()]);
+        remember_audit(&mut held, &[], std::slice::from_ref(&tls.0));
         assert_eq!(held.get(&tls.0).map(String::as_str), Some("No TLS"));
         // A high finding that was there before was never new: not held.
         remember_audit(
