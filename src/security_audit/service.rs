@@ -59,13 +59,19 @@ impl Trigger {
 }
 
 fn integrity(verdict: Result<Verdict, String>, out: &mut Collector) {
-    let problem = match verdict {
+    let (problem, fix) = match verdict {
         Ok(Verdict::Intact { .. }) => {
             out.pass("integrity.trail_chain");
             return;
         }
-        Ok(Verdict::Broken { id, problem }) => format!("row {id}: {problem}"),
-        Err(e) => format!("the trail could not be verified: {e}"),
+        Ok(Verdict::Broken { id, problem }) => (
+            format!("row {id}: {problem}"),
+            "Find out who changed the database (watchpost trail verify names the row); restore the database from a backup taken before that row",
+        ),
+        Err(e) => (
+            format!("the trail could not be verified: {e}"),
+            "Restore trail.key into the data directory from a backup of it; on a new installation, start watchpost serve once to create it",
+        ),
     };
     out.add(Finding::new(
         "integrity.trail_chain",
@@ -73,7 +79,7 @@ fn integrity(verdict: Result<Verdict, String>, out: &mut Collector) {
         Category::Integrity,
         "The audit trail's hash chain does not verify",
         problem,
-        "Find out who changed the database (watchpost trail verify names the row); restore the database from a backup taken before that row",
+        fix,
     ));
 }
 
@@ -248,6 +254,14 @@ mod tests {
         assert_eq!(r.findings.len(), 1, "one id, kept once");
         assert_eq!(r.findings[0].id, "integrity.trail_chain");
         assert!(r.findings[0].evidence.starts_with("row 7"));
+        assert!(r.findings[0].fix.contains("backup taken before that row"));
+        let mut out = Collector::default();
+        integrity(Err("trail.key is missing".into()), &mut out);
+        assert!(
+            out.into_report(0).findings[0]
+                .fix
+                .starts_with("Restore trail.key")
+        );
         assert_eq!(r.passed, ["integrity.trail_chain"]);
     }
 }
