@@ -30,7 +30,7 @@ use crate::store::{self, Store, instance};
 use crate::tasks::Tasks;
 use crate::threats::{self, Threats};
 use crate::web::{Identify, Overview, ProcessStart};
-use crate::{alerts, bus, errors, host, http, metrics, retention, series, web};
+use crate::{alerts, bus, errors, host, http, metrics, retention, security_audit, series, web};
 
 pub struct App {
     addr: SocketAddr,
@@ -56,6 +56,7 @@ pub fn all_routes(r: &mut Routes) {
     perf::routes(r);
     alerts::routes(r);
     errors::routes(r);
+    security_audit::routes(r);
     metrics::routes(r);
     http::openapi::routes(r);
 }
@@ -74,6 +75,7 @@ fn openapi_parts() -> Vec<utoipa::openapi::OpenApi> {
         alerts::AlertsApi::openapi(),
         alerts::AlertEditsApi::openapi(),
         errors::ErrorsApi::openapi(),
+        security_audit::SecurityAuditApi::openapi(),
     ]
 }
 
@@ -312,6 +314,13 @@ impl App {
         };
         let openapi = http::openapi::document(openapi_parts())?;
 
+        let security_audit = Arc::new(security_audit::SecurityAudit::new(
+            store.clone(),
+            trail.clone(),
+            clock.clone(),
+            bus.clone(),
+            security_audit::Setup::new(&config),
+        ));
         let errors = Arc::new(
             errors::Errors::new(
                 &config.errors,
@@ -344,6 +353,7 @@ impl App {
             let perf_data = Data::from(perf.clone());
             let alerts_data = Data::from(alerts.clone());
             let errors_data = errors_data.clone();
+            let audit_data = Data::from(security_audit.clone());
             let status_page = Data::new(config.status_page.clone());
             let identify = Data::new(Identify(|req| Box::pin(auth::viewer_of(req))));
             let sources = threats.clone();
@@ -370,6 +380,7 @@ impl App {
                     .app_data(perf_data.clone())
                     .app_data(alerts_data.clone())
                     .app_data(errors_data.clone())
+                    .app_data(audit_data.clone())
                     .app_data(status_page.clone())
                     .app_data(identify.clone())
                     .app_data(runtime.clone());
@@ -436,6 +447,9 @@ impl App {
                 threats::watch::run(watcher.clone(), timings.clone(), source.clone(), shutdown)
             });
         }
+        tasks.spawn("security-audit", move |shutdown| {
+            security_audit::task::run(security_audit.clone(), shutdown)
+        });
         let (probe_store, probe_health) = (store.clone(), health.clone());
         tasks.spawn("health-probe", move |shutdown| {
             health::task::run(probe_store.clone(), probe_health.clone(), shutdown)

@@ -57,6 +57,12 @@ pub enum Signal {
         /// `new` or `regression`.
         kind: &'static str,
     },
+    /// A security audit ran: its high findings that the previous run did not
+    /// have (id, title), and the ids of all its high findings.
+    AuditFindings {
+        new_high: Vec<(String, String)>,
+        high: Vec<String>,
+    },
     /// A signed hook delivered a deploy marker.
     Deploy {
         version: String,

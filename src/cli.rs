@@ -1,10 +1,11 @@
 //! The command line: `serve` (the default), `config check|dump`,
-//! `healthcheck`, `backup FILE`, `trail verify|export|erase`, `systemd-unit`,
+//! `healthcheck`, `backup FILE`, `audit`, `trail verify|export|erase`, `systemd-unit`,
 //! `user …`, `token …`, and `dev seed-metrics` (synthetic data for benchmarks).
 //! Exit codes: 0 success, 1 the command failed, 2 the configuration is invalid
 //! (nothing was started).
 
 mod alerts;
+mod audit;
 mod dev;
 mod errors;
 mod systemd;
@@ -13,6 +14,7 @@ mod trail;
 mod user;
 
 pub use alerts::AlertsCommand;
+pub use audit::{AuditArgs, FailOn};
 pub use dev::DevCommand;
 pub use errors::ErrorsCommand;
 pub use threats::ThreatsCommand;
@@ -61,6 +63,9 @@ pub enum Command {
     Healthcheck(HealthcheckArgs),
     /// Copy the live database to FILE with SQLite's online backup API.
     Backup(BackupArgs),
+    /// Audit the configuration, files, accounts and host; exit 1 on findings
+    /// at or above --fail-on.
+    Audit(AuditArgs),
     /// Verify, export or erase from the audit trail.
     #[command(subcommand)]
     Trail(TrailCommand),
@@ -153,6 +158,10 @@ pub async fn serve(file: Option<PathBuf>, args: ServeArgs) -> ExitCode {
     };
     let mut config = loaded.config;
     config.demo = args.demo;
+    config.config_file = loaded
+        .file
+        .as_deref()
+        .and_then(|f| std::path::absolute(f).ok());
     store::restrict_umask();
     let data_dir = config.data_dir();
     if let Err(e) = store::create_private_dir(&data_dir) {
@@ -357,6 +366,10 @@ pub use alerts::alerts;
 pub use errors::errors;
 pub use threats::threats;
 pub use user::{token, user};
+
+pub async fn audit(file: Option<PathBuf>, args: AuditArgs) -> ExitCode {
+    audit::run(file, args).await
+}
 
 pub async fn trail(file: Option<PathBuf>, command: TrailCommand) -> ExitCode {
     trail::run(file, command).await

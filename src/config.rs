@@ -25,6 +25,7 @@ use crate::http::ServerConfig;
 use crate::metrics::MetricsConfig;
 use crate::perf::PerfConfig;
 use crate::retention::RetentionConfig;
+use crate::security_audit::AuditConfig;
 use crate::store::StorageConfig;
 use crate::telemetry::LoggingConfig;
 use crate::threats::ThreatsConfig;
@@ -51,11 +52,16 @@ pub struct Config {
     pub perf: PerfConfig,
     pub alerts: AlertsConfig,
     pub errors: ErrorsConfig,
+    pub audit: AuditConfig,
     /// Checks as code (`[[checks]]`), provisioned at every start.
     pub checks: Vec<Definition>,
     /// `serve --demo` (never read from a file): demo checks and a demo viewer.
     #[serde(skip)]
     pub demo: bool,
+    /// The configuration file this was read from (never read from a file):
+    /// the security audit checks its mode and what secrets it holds.
+    #[serde(skip)]
+    pub config_file: Option<PathBuf>,
     /// First-run admin (`WATCHPOST_ADMIN_EMAIL`): created at start when no user
     /// exists yet; never overwrites one.
     pub admin_email: Option<String>,
@@ -115,6 +121,7 @@ impl Config {
         self.perf.validate("perf", &mut problems);
         self.alerts.validate("alerts", &mut problems);
         self.errors.validate("errors", &mut problems);
+        self.audit.validate("audit", &mut problems);
         crate::checks::validate_entries(&self.checks, &mut problems);
         crate::auth::bootstrap::validate(self, &mut problems);
         problems

@@ -23,6 +23,7 @@ pub mod metrics;
 pub mod perf;
 pub mod redact;
 pub mod retention;
+pub mod security_audit;
 pub mod series;
 pub mod store;
 pub mod tasks;

@@ -28,6 +28,7 @@ fn main() -> ExitCode {
             Command::Config(ConfigCommand::Dump) => cli::config_dump(config),
             Command::Healthcheck(args) => cli::healthcheck(config, args).await,
             Command::Backup(args) => cli::backup(config, args).await,
+            Command::Audit(args) => cli::audit(config, args).await,
             Command::Trail(command) => cli::trail(config, command).await,
             Command::SystemdUnit => cli::systemd_unit(config),
             Command::User(command) => cli::user(config, command).await,

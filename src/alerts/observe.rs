@@ -34,6 +34,9 @@ pub struct World {
     /// Per project slug: events in each spike rule's window, and the usual
     /// number per window (the previous 24 hours' average): (window s, slug, recent, usual).
     pub error_rates: Vec<(i64, String, u64, f64)>,
+    /// High security-audit findings that were new when found and that the
+    /// latest run still has: (finding id, title).
+    pub audit_findings: Vec<(String, String)>,
 }
 
 fn project_matches(filter: &Option<String>, slug: &str) -> bool {
@@ -213,6 +216,17 @@ pub fn observe(rule: &Rule, world: &World) -> Vec<Seen> {
                         "{recent} events in {slug} in the last {} min, usually {usual:.1} (× {factor} fires)",
                         window_s / 60
                     ),
+                )
+            })
+            .collect(),
+        Kind::AuditFinding => world
+            .audit_findings
+            .iter()
+            .map(|(id, title)| {
+                seen(
+                    format!("audit:{id}"),
+                    true,
+                    format!("the security audit found a new high finding: {title} ({id})"),
                 )
             })
             .collect(),
@@ -409,6 +423,17 @@ mod tests {
         let new_ip = observe(&rule("new_admin_ip", |_| {}), &world);
         assert_eq!(new_ip[0].subject, "user:3");
         assert!(new_ip[0].summary.contains("198.51.100.4"));
+        let world = World {
+            audit_findings: vec![(
+                "config.bind_without_tls".into(),
+                "Listening beyond loopback without TLS or a reverse proxy".into(),
+            )],
+            ..world
+        };
+        let audit = observe(&rule("audit_finding", |_| {}), &world);
+        assert_eq!(audit.len(), 1);
+        assert_eq!(audit[0].subject, "audit:config.bind_without_tls");
+        assert!(audit[0].active && audit[0].summary.contains("without TLS"));
         let health = observe(&rule("self_health", |_| {}), &world);
         assert_eq!(health[0].subject, "watchpost:disk");
         assert!(!observe(&rule("trail_broken", |_| {}), &world)[0].active);

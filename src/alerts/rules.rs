@@ -28,6 +28,7 @@ pub const KINDS: &[&str] = &[
     "error_new_issue",
     "error_regression",
     "error_rate_spike",
+    "audit_finding",
 ];
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -90,6 +91,9 @@ pub enum Kind {
         window_s: i64,
         min_events: u64,
     },
+    /// A security audit run found a high finding the run before it did not
+    /// have; it holds until a later run no longer finds it.
+    AuditFinding,
 }
 
 /// Which requests a perf rule judges.
@@ -302,6 +306,7 @@ impl Rule {
                     .clamp(60, 6 * 3_600),
                 min_events: c.min_requests.unwrap_or(10),
             },
+            "audit_finding" => Kind::AuditFinding,
             other => return Err(format!("{other:?} is not a rule kind")),
         };
         let severity = c.severity.as_deref().unwrap_or("warning");

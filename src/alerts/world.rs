@@ -1,5 +1,6 @@
 //! What the rules look at: the bus signals they count (brute force, bans,
-//! admins' logins from new addresses, new and regressed error issues), and the [`World`] gathered for each
+//! admins' logins from new addresses, new and regressed error issues, new
+//! high security-audit findings), and the [`World`] gathered for each
 //! evaluation from checks, host, perf, health, tasks and the audit trail.
 
 use std::collections::{HashMap, VecDeque};
@@ -27,6 +28,8 @@ pub(super) struct Heard {
     restarts: HashMap<&'static str, (u32, i64)>,
     /// Issue id → (when, `new` or `regression`, project slug, title).
     error_issues: HashMap<i64, (i64, &'static str, String, String)>,
+    /// New high audit findings, by id, kept while later runs still find them.
+    audit_findings: std::collections::BTreeMap<String, String>,
 }
 
 impl Alerts {
@@ -79,6 +82,9 @@ impl Alerts {
                     .error_issues
                     .insert(*issue_id, (now, kind, project.clone(), title.clone()));
             }
+            Signal::AuditFindings { new_high, high } => {
+                remember_audit(&mut heard.audit_findings, new_high, high);
+            }
             _ => {}
         }
     }
@@ -108,7 +114,7 @@ impl Alerts {
                     .unwrap_or_default()
             })
             .collect();
-        let (brute_force, bans_last_hour, new_admin_ips, error_issues) = {
+        let (brute_force, bans_last_hour, new_admin_ips, error_issues, audit_findings) = {
             let statuses = self.sources.tasks.read();
             let mut heard = self.heard();
             for (name, status) in statuses {
@@ -151,7 +157,18 @@ impl Alerts {
                 .map(|(id, (_, kind, slug, title))| (*kind, slug.clone(), *id, title.clone()))
                 .collect();
             error_issues.sort();
-            (brute_force, bans_last_hour, new_admin_ips, error_issues)
+            let audit_findings = heard
+                .audit_findings
+                .iter()
+                .map(|(id, title)| (id.clone(), title.clone()))
+                .collect();
+            (
+                brute_force,
+                bans_last_hour,
+                new_admin_ips,
+                error_issues,
+                audit_findings,
+            )
         };
         let mut error_rates: Vec<(i64, String, u64, f64)> = Vec::new();
         for rule in self.defs().rules.iter().filter(|r| r.enabled) {
@@ -208,6 +225,7 @@ impl Alerts {
             trail_problem: self.trail_problem(now).await?,
             error_issues,
             error_rates,
+            audit_findings,
         })
     }
 
@@ -243,5 +261,47 @@ impl Alerts {
         *self.trail_checked.lock().unwrap_or_else(|p| p.into_inner()) =
             Some((now, problem.clone()));
         Ok(problem)
+    }
+}
+
+/// After an audit run: findings it no longer has are forgotten (their alert
+/// resolves), its new high findings remembered (their alert fires).
+fn remember_audit(
+    held: &mut std::collections::BTreeMap<String, String>,
+    new_high: &[(String, String)],
+    high: &[String],
+) {
+    held.retain(|id, _| high.contains(id));
+    for (id, title) in new_high {
+        held.insert(id.clone(), title.clone());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn audit_findings_are_held_until_a_run_no_longer_has_them() {
+        let mut held = std::collections::BTreeMap::new();
+        let tls = ("config.bind_without_tls".to_string(), "No TLS".to_string());
+        remember_audit(
+            &mut held,
+            std::slice::from_ref(&tls),
+            std::slice::from_ref(&tls.0),
+        );
+        assert_eq!(held.len(), 1);
+        // The next run still has it, and it is no longer new.
+        remember_audit(&mut held, &[], std::slice::from_ref(&tls.0));
+        assert_eq!(held.get(&tls.0).map(String::as_str), Some("No TLS"));
+        // A high finding that was there before was never new: not held.
+        remember_audit(
+            &mut held,
+            &[],
+            &[tls.0.clone(), "host.ssh_root_login".into()],
+        );
+        assert_eq!(held.len(), 1);
+        remember_audit(&mut held, &[], &["host.ssh_root_login".into()]);
+        assert!(held.is_empty(), "fixed, so the alert resolves");
     }
 }

@@ -1129,3 +1129,46 @@ async fn viewers_read_and_admins_silence_and_test_channels() {
         .await;
     assert_eq!(res.status(), 400);
 }
+
+#[tokio::test]
+async fn a_new_high_security_audit_finding_fires_the_audit_finding_rule() {
+    let receiver = Receiver::start().await;
+    let secrets = tempfile::tempdir().unwrap();
+    let secret_file = secrets.path().join("hook-secret");
+    let (_app, admin) = app_with_admin_and(|c| {
+        alerting(c, &receiver, &secret_file);
+        c.alerts.rules = vec![RuleConfig {
+            id: "audit".into(),
+            kind: "audit_finding".into(),
+            ..RuleConfig::default()
+        }];
+    })
+    .await;
+    // The test configuration does not require 2FA for admins: a high finding.
+    let res = admin
+        .api(Method::POST, "/api/v1/security/audit/run", Value::Null)
+        .await;
+    assert_eq!(res.status(), 200);
+    let subject = "audit:config.admin_2fa_not_required";
+    eventually("the audit finding alert", || {
+        receiver
+            .got()
+            .iter()
+            .any(|r| r.json()["rule"] == "audit" && r.json()["subject"] == subject)
+    })
+    .await;
+    let note = receiver
+        .got()
+        .into_iter()
+        .map(|r| r.json())
+        .find(|n| n["subject"] == subject)
+        .unwrap();
+    assert_eq!(note["status"], "firing", "{note}");
+    assert!(
+        note["summary"]
+            .as_str()
+            .unwrap()
+            .contains("new high finding"),
+        "{note}"
+    );
+}

@@ -537,3 +537,80 @@ fn errors_project_add_prints_only_the_dsn() {
     assert!(String::from_utf8_lossy(&again.stderr).contains("exists already"));
     assert!(again.stdout.is_empty());
 }
+
+/// `watchpost audit` in `dir` with `config` as watchpost.toml (mode 0600
+/// unless changed after), the host's files read under an empty directory.
+fn audit(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    watchpost(dir)
+        .env("WATCHPOST_AUDIT__HOST_ROOT", dir.join("host"))
+        .arg("audit")
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn audit_exits_1_only_for_findings_at_or_above_fail_on() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("host")).unwrap();
+    let config = dir.path().join("watchpost.toml");
+    let write = |text: &str, mode: u32| {
+        std::fs::write(&config, text).unwrap();
+        std::fs::set_permissions(&config, std::fs::Permissions::from_mode(mode)).unwrap();
+    };
+    write("", 0o600);
+    // A first start makes the data directory, its keys and the database.
+    let (mut child, _) = start(dir.path());
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert_eq!(wait(&mut child), Some(0));
+
+    let codes = |expect: [i32; 3], why: &str| {
+        for (level, code) in ["low", "medium", "high"].into_iter().zip(expect) {
+            let out = audit(dir.path(), &["--fail-on", level]);
+            assert_eq!(
+                out.status.code(),
+                Some(code),
+                "{why}, --fail-on {level}: {}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    };
+    codes([0, 0, 0], "a clean installation");
+    let out = audit(dir.path(), &[]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("0 high, 0 medium, 0 low"));
+
+    write("", 0o640);
+    codes([1, 0, 0], "a group-readable config file is low");
+    let out = audit(dir.path(), &[]);
+    assert_eq!(out.status.code(), Some(0), "--fail-on defaults to high");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("file.config_group_readable"));
+
+    write("[threats.rate_limits.login]\nper_minute = 1000\n", 0o600);
+    codes([1, 1, 0], "a loose login rate limit is medium");
+
+    write("[auth]\nrequire_2fa_for_admins = false\n", 0o600);
+    codes([1, 1, 1], "admins without required 2FA is high");
+    let out = audit(dir.path(), &["--json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["schema"], "watchpost.audit.v1");
+    assert_eq!(report["summary"]["high"], 1);
+    assert_eq!(report["findings"][0]["id"], "config.admin_2fa_not_required");
+    assert_eq!(
+        report["findings"][0]["fix"],
+        "[auth] require_2fa_for_admins = true"
+    );
+
+    write("[server]\nbind = \"nowhere\"\n", 0o600);
+    let out = watchpost(dir.path())
+        .env_remove("WATCHPOST_SERVER__BIND")
+        .env("WATCHPOST_AUDIT__HOST_ROOT", dir.path().join("host"))
+        .arg("audit")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "an invalid configuration");
+}

@@ -24,6 +24,7 @@ mod host;
 mod http;
 mod logs;
 mod perf;
+mod security_audit;
 mod store;
 mod targets;
 mod threats;

@@ -50,6 +50,12 @@ impl SecurityHeaders {
     pub fn new(tls: bool) -> Self {
         SecurityHeaders { hsts: tls }
     }
+
+    /// Whether responses carry `Strict-Transport-Security` (the security
+    /// audit checks this against the configuration).
+    pub fn sends_hsts(&self) -> bool {
+        self.hsts
+    }
 }
 
 impl<S, B> Transform<S, ServiceRequest> for SecurityHeaders
