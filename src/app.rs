@@ -30,7 +30,7 @@ use crate::store::{self, Store, instance};
 use crate::tasks::Tasks;
 use crate::threats::{self, Threats};
 use crate::web::{Identify, Overview, ProcessStart};
-use crate::{alerts, bus, errors, host, http, metrics, retention, series, web};
+use crate::{alerts, bus, errors, host, http, metrics, privacy, retention, series, web};
 
 pub struct App {
     addr: SocketAddr,
@@ -47,6 +47,8 @@ pub struct App {
 pub fn all_routes(r: &mut Routes) {
     health::routes(r);
     web::routes(r);
+    // Before `auth`: its `/users/{id}/{action}` would take `/users/{id}/erase`.
+    privacy::routes(r);
     auth::routes(r);
     audit_trail::routes(r);
     series::routes(r);
@@ -65,6 +67,7 @@ fn openapi_parts() -> Vec<utoipa::openapi::OpenApi> {
     use utoipa::OpenApi;
     vec![
         auth::AccountsApi::openapi(),
+        privacy::PrivacyApi::openapi(),
         series::SeriesApi::openapi(),
         checks::ChecksApi::openapi(),
         checks::CheckHistoryApi::openapi(),
@@ -310,6 +313,12 @@ impl App {
             clock.clone(),
             trail.clone(),
         ));
+        let privacy_data = Data::new(privacy::Privacy::new(
+            &config.privacy,
+            store.clone(),
+            trail.clone(),
+            clock.clone(),
+        ));
         let app_data = {
             let store = Data::new(store.clone());
             let health = Data::from(health.clone());
@@ -353,6 +362,7 @@ impl App {
                     .app_data(perf_data.clone())
                     .app_data(alerts_data.clone())
                     .app_data(errors_data.clone())
+                    .app_data(privacy_data.clone())
                     .app_data(status_page.clone())
                     .app_data(identify.clone())
                     .app_data(runtime.clone());

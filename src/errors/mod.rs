@@ -4,10 +4,12 @@
 //! `/store/`) that authenticates the key (query string, `X-Sentry-Auth`, or
 //! the envelope's `dsn`), decompresses within caps, parses the envelope
 //! leniently and commits the items before answering `{"id"}`. Digesting
-//! them into issues is the next step.
+//! them into issues is the next step. [`erase::erase_user`] removes one
+//! person from the stored items (privacy erasure).
 
 pub mod decode;
 pub mod envelope;
+pub mod erase;
 pub mod model;
 pub mod repo;
 mod routes;

@@ -23,6 +23,7 @@ mod host;
 mod http;
 mod logs;
 mod perf;
+mod privacy;
 mod store;
 mod targets;
 mod threats;
