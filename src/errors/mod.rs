@@ -16,4 +16,13 @@ mod routes;
 pub mod service;
 
 pub use routes::routes;
+
+/// Retention: raw items already digested, older than the keep.
+pub fn prune_items(
+    conn: &rusqlite::Connection,
+    before_ms: i64,
+    limit: i64,
+) -> Result<usize, crate::store::StoreError> {
+    repo::prune_items(conn, before_ms, limit)
+}
 pub use service::Errors;

@@ -46,6 +46,16 @@ pub fn project_of_key(conn: &Connection, key: &str) -> Result<Option<i64>, Store
         .optional()?)
 }
 
+/// Retention: at most `limit` items already digested that arrived before
+/// `before_ms` (items not digested yet are kept).
+pub fn prune_items(conn: &Connection, before_ms: i64, limit: i64) -> Result<usize, StoreError> {
+    Ok(conn.execute(
+        "DELETE FROM error_items WHERE id IN \
+         (SELECT id FROM error_items WHERE digested = 1 AND received_ms < ?1 LIMIT ?2)",
+        params![before_ms, limit],
+    )?)
+}
+
 /// One received item, its payload already compressed.
 pub struct NewItem {
     pub kind: String,

@@ -24,6 +24,7 @@ mod http;
 mod logs;
 mod perf;
 mod privacy;
+mod retention;
 mod store;
 mod targets;
 mod threats;
