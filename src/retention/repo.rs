@@ -157,7 +157,7 @@ pub fn overview(conn: &Connection, policies: &[Policy]) -> Result<Vec<Row>, Stor
             tables: names,
             key: policy.key,
             keep: (!kept).then(|| humantime::format_duration(policy.keep).to_string()),
-            keep_secs: (!kept).then(|| policy.keep.as_secs()),
+            keep_secs: (!kept).then_some(policy.keep.as_secs()),
             kept_because,
             figures,
             last_run_ms: run.map(|r| r.0),
