@@ -360,6 +360,9 @@ async fn the_page_asks_for_the_email_again_and_refuses_oneself_and_unknown_ids()
         .api(Method::POST, "/api/v1/users/9999/erase", json!({}))
         .await;
     assert_eq!(unknown.status(), 404);
+
+    let doc: Value = app.get("/api/v1/openapi.json").await.json().await.unwrap();
+    assert!(doc["paths"]["/api/v1/users/{id}/erase"]["post"].is_object());
 }
 
 #[tokio::test]

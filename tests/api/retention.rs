@@ -117,6 +117,10 @@ async fn the_page_and_the_api_list_every_data_type_with_real_figures() {
     assert!(html.contains("retention.security_events"));
     assert!(html.contains("Run retention now"));
     assert!(html.contains("href=\"/settings/retention\""), "in the nav");
+
+    let doc: Value = app.get("/api/v1/openapi.json").await.json().await.unwrap();
+    assert!(doc["paths"]["/api/v1/retention"]["get"].is_object());
+    assert!(doc["paths"]["/api/v1/retention/run"]["post"].is_object());
 }
 
 #[tokio::test]

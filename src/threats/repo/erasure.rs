@@ -19,9 +19,10 @@ pub struct IpsErased {
 
 /// Replaces each of `ips` in `security_events` (the address becomes
 /// `erased:<row id>`, unique as the table requires, and mentions in the
-/// details go) and in `ip_bans` (address `erased`, and a ban still in force
-/// ends now: an erased address cannot be enforced), and deletes the sshd
-/// counts of those addresses.
+/// details go) and in `ip_bans` (address `erased`, marked ended: an erased
+/// address cannot be enforced from the database again; the running gate
+/// keeps what it already holds until the ban's original end), and deletes
+/// the sshd counts of those addresses.
 pub fn erase_ips(conn: &Connection, ips: &[String], now_ms: i64) -> Result<IpsErased, StoreError> {
     let mut erased = IpsErased::default();
     for ip in ips.iter().filter(|ip| !ip.is_empty()) {
