@@ -25,12 +25,14 @@ use crate::health::{self, DiskThreshold, HealthState};
 use crate::http::routes::{RouteInfo, Routes};
 use crate::metrics::{Exposition, MetricsToken};
 use crate::perf::{self, Perf};
-use crate::retention::{Policy, RetentionConfig};
+use crate::retention::{Policy, Prune, Retention, What};
 use crate::store::{self, Store, instance};
 use crate::tasks::Tasks;
 use crate::threats::{self, Threats};
 use crate::web::{Identify, Overview, ProcessStart};
-use crate::{alerts, bus, errors, host, http, metrics, retention, security_audit, series, web};
+use crate::{
+    alerts, bus, errors, host, http, metrics, privacy, retention, security_audit, series, web,
+};
 
 pub struct App {
     addr: SocketAddr,
@@ -47,6 +49,8 @@ pub struct App {
 pub fn all_routes(r: &mut Routes) {
     health::routes(r);
     web::routes(r);
+    // Before `auth`: its `/users/{id}/{action}` would take `/users/{id}/erase`.
+    privacy::routes(r);
     auth::routes(r);
     audit_trail::routes(r);
     series::routes(r);
@@ -55,6 +59,7 @@ pub fn all_routes(r: &mut Routes) {
     threats::routes(r);
     perf::routes(r);
     alerts::routes(r);
+    retention::routes(r);
     errors::routes(r);
     security_audit::routes(r);
     metrics::routes(r);
@@ -66,6 +71,8 @@ fn openapi_parts() -> Vec<utoipa::openapi::OpenApi> {
     use utoipa::OpenApi;
     vec![
         auth::AccountsApi::openapi(),
+        privacy::PrivacyApi::openapi(),
+        retention::RetentionApi::openapi(),
         series::SeriesApi::openapi(),
         checks::ChecksApi::openapi(),
         checks::CheckHistoryApi::openapi(),
@@ -79,95 +86,163 @@ fn openapi_parts() -> Vec<utoipa::openapi::OpenApi> {
     ]
 }
 
-/// Every kind of stored history and how long it is kept.
-fn retention_policies(config: &RetentionConfig) -> Vec<Policy> {
+/// Every kind of stored history and how long it is kept, in the order the
+/// retention page lists them.
+fn retention_policies(config: &Config) -> Vec<Policy> {
+    let r = &config.retention;
+    let rows = |data, key: &'static str, keep, prune, tables| Policy {
+        data,
+        key,
+        keep,
+        what: What::Rows { prune, tables },
+    };
+    let day = std::time::Duration::from_secs(86_400);
     vec![
         Policy {
-            data: "series_raw",
-            keep: config.keep("series_raw"),
-            prune: series::prune_raw,
+            data: "audit_trail",
+            key: "",
+            keep: std::time::Duration::from_secs(400 * 86_400),
+            what: What::Kept {
+                tables: &[("audit_trail", "MIN(ts_ms)")],
+                why: "hash-chained and append-only: rows are never deleted; erasure blanks personal data instead",
+            },
         },
+        rows(
+            "series_raw",
+            "retention.series_raw",
+            r.keep("series_raw"),
+            series::prune_raw as Prune,
+            &[("series_raw", "MIN(ts) * 1000")],
+        ),
+        rows(
+            "series_1m",
+            "retention.series_1m",
+            r.keep("series_1m"),
+            series::prune_minutes,
+            &[("series_1m", "MIN(ts) * 1000")],
+        ),
+        rows(
+            "series_1h",
+            "retention.series_1h",
+            r.keep("series_1h"),
+            series::prune_hours,
+            &[("series_1h", "MIN(ts) * 1000")],
+        ),
+        rows(
+            "top_processes",
+            "retention.top_processes",
+            r.keep("top_processes"),
+            host::prune_top,
+            &[("host_top_processes", "MIN(ts) * 1000")],
+        ),
+        rows(
+            "check_results",
+            "retention.check_results",
+            r.keep("check_results"),
+            checks::prune_results,
+            &[("check_results", "MIN(ts_ms)")],
+        ),
+        // A day longer than the results, so 7-day uptime always has 7 days.
+        rows(
+            "check_uptime_hours",
+            "retention.check_results",
+            r.keep("check_results") + day,
+            checks::prune_hours,
+            &[("check_uptime_hours", "MIN(hour) * 3600000")],
+        ),
+        rows(
+            "check_uptime",
+            "retention.check_uptime",
+            r.keep("check_uptime"),
+            checks::prune_days,
+            &[("check_uptime_days", "MIN(day) * 86400000")],
+        ),
+        rows(
+            "check_pings",
+            "retention.check_pings",
+            r.keep("check_pings"),
+            checks::prune_pings,
+            &[("check_pings", "MIN(ts_ms)")],
+        ),
+        rows(
+            "security_events",
+            "retention.security_events",
+            r.keep("security_events"),
+            threats::prune_events,
+            &[
+                ("security_events", "MIN(minute_ms)"),
+                ("ssh_failures", "MIN(hour_ms)"),
+            ],
+        ),
+        rows(
+            "ip_bans",
+            "retention.ip_bans",
+            r.keep("ip_bans"),
+            threats::prune_bans,
+            &[("ip_bans", "MIN(created_ms)")],
+        ),
+        rows(
+            "annotations",
+            "retention.annotations",
+            r.keep("annotations"),
+            threats::prune_deliveries,
+            &[("hook_events", "MIN(ts_ms)")],
+        ),
+        rows(
+            "deploys",
+            "retention.annotations",
+            r.keep("annotations"),
+            perf::prune_deploys,
+            &[("deploys", "MIN(ts_ms)")],
+        ),
+        rows(
+            "perf_minutes",
+            "retention.perf_minutes",
+            r.keep("perf_minutes"),
+            perf::prune_minutes,
+            &[("perf_minutes", "MIN(ts) * 1000")],
+        ),
+        rows(
+            "perf_hours",
+            "retention.perf_hours",
+            r.keep("perf_hours"),
+            perf::prune_hours,
+            &[("perf_hours", "MIN(ts) * 1000")],
+        ),
+        rows(
+            "perf_regressions",
+            "retention.perf_hours",
+            r.keep("perf_hours"),
+            perf::prune_regressions,
+            &[("perf_regressions", "MIN(started_ms)")],
+        ),
+        rows(
+            "alert_history",
+            "retention.alert_history",
+            r.keep("alert_history"),
+            alerts::prune,
+            &[
+                ("alert_events", "MIN(ts_ms)"),
+                ("alert_outbox", "MIN(created_ms)"),
+                ("alert_silences", "MIN(starts_ms)"),
+            ],
+        ),
+        // Each project's own limits apply (set on its page); pruning counts from now.
+        rows(
+            "error_events",
+            "",
+            std::time::Duration::ZERO,
+            errors::digest_repo::prune_events,
+            &[("error_events", "MIN(received_ms)")],
+        ),
         Policy {
-            data: "series_1m",
-            keep: config.keep("series_1m"),
-            prune: series::prune_minutes,
-        },
-        Policy {
-            data: "series_1h",
-            keep: config.keep("series_1h"),
-            prune: series::prune_hours,
-        },
-        Policy {
-            data: "top_processes",
-            keep: config.keep("top_processes"),
-            prune: host::prune_top,
-        },
-        Policy {
-            data: "check_results",
-            keep: config.keep("check_results"),
-            prune: checks::prune_results,
-        },
-        Policy {
-            data: "check_uptime_hours",
-            // A day longer than the results, so 7-day uptime always has 7 days.
-            keep: config.keep("check_results") + std::time::Duration::from_secs(86_400),
-            prune: checks::prune_hours,
-        },
-        Policy {
-            data: "check_uptime",
-            keep: config.keep("check_uptime"),
-            prune: checks::prune_days,
-        },
-        Policy {
-            data: "check_pings",
-            keep: config.keep("check_pings"),
-            prune: checks::prune_pings,
-        },
-        Policy {
-            data: "security_events",
-            keep: config.keep("security_events"),
-            prune: threats::prune_events,
-        },
-        Policy {
-            data: "ip_bans",
-            keep: config.keep("ip_bans"),
-            prune: threats::prune_bans,
-        },
-        Policy {
-            data: "annotations",
-            keep: config.keep("annotations"),
-            prune: threats::prune_deliveries,
-        },
-        Policy {
-            data: "deploys",
-            keep: config.keep("annotations"),
-            prune: perf::prune_deploys,
-        },
-        Policy {
-            data: "perf_minutes",
-            keep: config.keep("perf_minutes"),
-            prune: perf::prune_minutes,
-        },
-        Policy {
-            data: "perf_hours",
-            keep: config.keep("perf_hours"),
-            prune: perf::prune_hours,
-        },
-        Policy {
-            data: "perf_regressions",
-            keep: config.keep("perf_hours"),
-            prune: perf::prune_regressions,
-        },
-        Policy {
-            data: "alert_history",
-            keep: config.keep("alert_history"),
-            prune: alerts::prune,
-        },
-        // Each project's own limits apply (its page); pruning counts from now.
-        Policy {
-            data: "error_events",
-            keep: std::time::Duration::ZERO,
-            prune: errors::digest_repo::prune_events,
+            data: "log_files",
+            key: "retention.log_files",
+            keep: r.keep("log_files"),
+            what: What::Files {
+                dir: config.data_dir().join("logs"),
+                stem: crate::telemetry::LOG_FILE,
+            },
         },
     ]
 }
@@ -336,6 +411,19 @@ impl App {
             .context("starting error tracking")?,
         );
         let errors_data = Data::from(errors.clone());
+        let retention = Arc::new(Retention {
+            store: store.clone(),
+            trail: trail.clone(),
+            clock: clock.clone(),
+            policies: retention_policies(&config),
+        });
+        let retention_data = Data::from(retention.clone());
+        let privacy_data = Data::new(privacy::Privacy::new(
+            &config.privacy,
+            store.clone(),
+            trail.clone(),
+            clock.clone(),
+        ));
         let app_data = {
             let store = Data::new(store.clone());
             let health = Data::from(health.clone());
@@ -381,6 +469,8 @@ impl App {
                     .app_data(alerts_data.clone())
                     .app_data(errors_data.clone())
                     .app_data(audit_data.clone())
+                    .app_data(privacy_data.clone())
+                    .app_data(retention_data.clone())
                     .app_data(status_page.clone())
                     .app_data(identify.clone())
                     .app_data(runtime.clone());
@@ -466,14 +556,8 @@ impl App {
                 shutdown,
             )
         });
-        let (retention_store, policies) = (store.clone(), retention_policies(&config.retention));
         tasks.spawn("retention", move |shutdown| {
-            retention::run(
-                retention_store.clone(),
-                trail.clone(),
-                policies.clone(),
-                shutdown,
-            )
+            retention::run(retention.clone(), shutdown)
         });
 
         Ok(App {

@@ -24,6 +24,7 @@ use crate::host::CollectorConfig;
 use crate::http::ServerConfig;
 use crate::metrics::MetricsConfig;
 use crate::perf::PerfConfig;
+use crate::privacy::PrivacyConfig;
 use crate::retention::RetentionConfig;
 use crate::security_audit::AuditConfig;
 use crate::store::StorageConfig;
@@ -46,6 +47,7 @@ pub struct Config {
     pub collector: CollectorConfig,
     pub metrics: MetricsConfig,
     pub retention: RetentionConfig,
+    pub privacy: PrivacyConfig,
     pub scheduler: SchedulerConfig,
     pub status_page: StatusPageConfig,
     pub threats: ThreatsConfig,
@@ -115,6 +117,7 @@ impl Config {
         self.collector.validate("collector", &mut problems);
         self.metrics.validate("metrics", &mut problems);
         self.retention.validate("retention", &mut problems);
+        self.privacy.validate("privacy", &mut problems);
         self.scheduler.validate("scheduler", &mut problems);
         self.status_page.validate("status_page", &mut problems);
         self.threats.validate("threats", &mut problems);

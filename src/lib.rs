@@ -21,6 +21,7 @@ pub mod http;
 pub mod logwatch;
 pub mod metrics;
 pub mod perf;
+pub mod privacy;
 pub mod redact;
 pub mod retention;
 pub mod security_audit;

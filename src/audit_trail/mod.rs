@@ -167,6 +167,17 @@ impl Trail {
         repo::earlier_logins(conn, target, ip)
     }
 
+    /// The client addresses recorded on rows (not yet erased) that account
+    /// `user_id` acted in or that name `email`, for erasing them elsewhere.
+    pub fn ips_of(
+        &self,
+        conn: &Connection,
+        user_id: i64,
+        email: &str,
+    ) -> Result<Vec<String>, StoreError> {
+        repo::ips_of(conn, user_id, email)
+    }
+
     pub fn verify(&self, conn: &Connection) -> Result<Verdict, StoreError> {
         verify::verify(conn, &self.key)
     }
@@ -182,7 +193,34 @@ impl Trail {
         email: &str,
         by: Actor,
     ) -> Result<usize, StoreError> {
-        let ids = repo::ids_mentioning(conn, email)?;
+        self.erase_person(conn, ts_ms, email, None, &[], by)
+    }
+
+    /// As [`Trail::erase`], and when `user_id` is given also every row that
+    /// account acted in (its IP and user agent, whatever email it had then)
+    /// and every row about it (`target` = `user:<id>`) that holds personal
+    /// details, and every row recorded from one of `ips` (failed logins
+    /// carry only a masked address and the IP). On those rows the acting
+    /// admin's snapshot is blanked too: the trigger only allows all personal
+    /// columns to go together.
+    pub fn erase_person(
+        &self,
+        conn: &Connection,
+        ts_ms: i64,
+        email: &str,
+        user_id: Option<i64>,
+        ips: &[String],
+        by: Actor,
+    ) -> Result<usize, StoreError> {
+        let mut ids = repo::ids_mentioning(conn, email)?;
+        if let Some(user_id) = user_id {
+            ids.extend(repo::ids_of_user(conn, user_id)?);
+        }
+        for ip in ips {
+            ids.extend(repo::ids_from_ip(conn, ip)?);
+        }
+        ids.sort_unstable();
+        ids.dedup();
         // Overwrite the old bytes rather than leave them in free space.
         let secure = repo::secure_delete(conn, 1)?;
         for &id in &ids {

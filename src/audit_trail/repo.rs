@@ -203,6 +203,40 @@ pub fn ids_mentioning(conn: &Connection, email: &str) -> Result<Vec<i64>, StoreE
     Ok(ids)
 }
 
+/// Ids of the rows, not yet erased, that account `user_id` acted in, or
+/// that are about it and hold personal details.
+pub fn ids_of_user(conn: &Connection, user_id: i64) -> Result<Vec<i64>, StoreError> {
+    let mut stmt = conn.prepare(
+        "SELECT id FROM audit_trail WHERE erased_ms IS NULL \
+         AND ((actor_kind = 'user' AND actor_id = ?1) \
+              OR (target = ?2 AND (actor_email IS NOT NULL OR ip IS NOT NULL \
+                  OR user_agent IS NOT NULL OR pii_details IS NOT NULL))) ORDER BY id",
+    )?;
+    let rows = stmt.query_map(rusqlite::params![user_id, format!("user:{user_id}")], |r| {
+        r.get(0)
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Ids of the rows, not yet erased, recorded from `ip`.
+pub fn ids_from_ip(conn: &Connection, ip: &str) -> Result<Vec<i64>, StoreError> {
+    let mut stmt =
+        conn.prepare("SELECT id FROM audit_trail WHERE erased_ms IS NULL AND ip = ?1 ORDER BY id")?;
+    let rows = stmt.query_map([ip], |r| r.get(0))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Distinct addresses on rows (not yet erased) acted by `user_id` or by `email`.
+pub fn ips_of(conn: &Connection, user_id: i64, email: &str) -> Result<Vec<String>, StoreError> {
+    let mut stmt = conn.prepare(
+        "SELECT DISTINCT ip FROM audit_trail WHERE erased_ms IS NULL AND ip IS NOT NULL \
+         AND ((actor_kind = 'user' AND actor_id = ?1) OR lower(actor_email) = lower(?2)) \
+         ORDER BY ip",
+    )?;
+    let rows = stmt.query_map(rusqlite::params![user_id, email.trim()], |r| r.get(0))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
 /// Blanks the personal columns of row `id` (the only update the triggers allow).
 pub fn erase_personal(conn: &Connection, id: i64, now_ms: i64) -> Result<(), StoreError> {
     conn.prepare_cached(

@@ -41,6 +41,7 @@ pub use config::{AuthConfig, AuthSettings, LockoutConfig};
 pub use extract::{CurrentUser, EnrollingUser, RequireAdmin};
 pub use model::{Role, Scope};
 pub use state::Auth;
+pub use users_routes::page_with_error as users_page_with_error;
 pub use web::{actioned, json_body, layout, page, see_other, when};
 
 use crate::audit_trail::Trail;

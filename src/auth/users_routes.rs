@@ -1,7 +1,8 @@
 //! The users admin page, for admins only: list with search and filters and
 //! counts at the top; create a user (with an initial password or a one-time
 //! set-password link shown once); change role, disable or enable, reset 2FA,
-//! revoke sessions, clear a lockout; bulk disable and bulk revoke.
+//! revoke sessions, clear a lockout; bulk disable and bulk revoke. The erase
+//! form posts to `crate::privacy` (it reaches beyond accounts).
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
@@ -104,6 +105,9 @@ async fn render_users(
         Some("revoke-sessions") => Some("Sessions ended."),
         Some("clear-lockout") => Some("Lockout cleared."),
         Some("bulk") => Some("Done for the selected users."),
+        Some("erased") => {
+            Some("Personal data erased: the account is now an anonymous, disabled placeholder.")
+        }
         _ => None,
     };
     let rows = users
@@ -126,6 +130,17 @@ async fn render_users(
         link,
     };
     super::web::page(&page, page.error.is_some())
+}
+
+/// The users page with `error` at the top, for actions on users handled
+/// outside this feature (privacy erasure).
+pub async fn page_with_error(
+    req: &HttpRequest,
+    auth: &Auth,
+    admin: &CurrentUser,
+    error: String,
+) -> Result<HttpResponse, AppError> {
+    render_users(req, auth, admin, ListQuery::default(), Some(error), None).await
 }
 
 async fn users_page(

@@ -1,6 +1,6 @@
 //! `watchpost user …` and `watchpost token create`: account administration
 //! from the server's shell, through the same operations (and audit rows, with
-//! actor `cli`) as the admin pages. Passwords come from a no-echo prompt or
+//! actor `cli`) as the admin pages; `user erase` through `crate::privacy`. Passwords come from a no-echo prompt or
 //! from standard input (`--password-stdin`), never from the command line.
 
 use std::io::{BufRead, IsTerminal};
@@ -9,12 +9,13 @@ use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
 
-use crate::audit_trail::{Actor, Trail};
+use crate::audit_trail::{Actioned, Actor, Trail, purge_log};
 use crate::auth::accounts::{self, NewApiToken, NewUser};
 use crate::auth::session::Origin;
 use crate::auth::{Auth, Role, Scope, repo};
 use crate::clock::Clock;
 use crate::error::AppError;
+use crate::privacy::{Person, Privacy};
 use crate::store::{self, Store};
 
 #[derive(Debug, Subcommand)]
@@ -36,6 +37,11 @@ pub enum UserCommand {
     Reset2fa { email: String },
     /// End every session of a user.
     RevokeSessions { email: String },
+    /// Erase a person's personal data everywhere: the account becomes an
+    /// anonymous, disabled placeholder; sessions, tokens, their audit trail
+    /// personal data, their addresses in security data (`[privacy]`) and their
+    /// `user` data in error events go. Cannot be undone.
+    Erase { email: String },
 }
 
 #[derive(Debug, Args)]
@@ -77,7 +83,7 @@ pub struct TokenArgs {
 }
 
 /// Opens the store and the accounts state the way the server does.
-async fn open(file: Option<PathBuf>) -> Result<(Auth, Store), ExitCode> {
+async fn open(file: Option<PathBuf>) -> Result<(Auth, Store, Privacy), ExitCode> {
     let loaded = super::load_config(file)?;
     store::restrict_umask();
     let data_dir = loaded.config.data_dir();
@@ -87,6 +93,12 @@ async fn open(file: Option<PathBuf>) -> Result<(Auth, Store), ExitCode> {
     };
     let store = Store::open(&data_dir).map_err(|e| fail(e.to_string()))?;
     let trail = Trail::load_or_create(&data_dir).map_err(|e| fail(e.to_string()))?;
+    let privacy = Privacy::new(
+        &loaded.config.privacy,
+        store.clone(),
+        trail.clone(),
+        Clock::system(),
+    );
     let auth = Auth::build(
         &loaded.config,
         store.clone(),
@@ -104,7 +116,7 @@ async fn open(file: Option<PathBuf>) -> Result<(Auth, Store), ExitCode> {
                 .map_err(|e| fail(format!("{e:#}")))?,
         ),
     );
-    Ok((auth, store))
+    Ok((auth, store, privacy))
 }
 
 fn read_password(from_stdin: bool, confirm: bool) -> Result<String, String> {
@@ -159,16 +171,20 @@ pub(super) fn report(result: Result<String, AppError>) -> ExitCode {
 }
 
 pub async fn user(file: Option<PathBuf>, command: UserCommand) -> ExitCode {
-    let (auth, store) = match open(file).await {
+    let (auth, store, privacy) = match open(file).await {
         Ok(opened) => opened,
         Err(code) => return code,
     };
-    let result = run_user(&auth, command).await;
+    let result = run_user(&auth, &privacy, command).await;
     store.close().await;
     report(result)
 }
 
-async fn run_user(auth: &Auth, command: UserCommand) -> Result<String, AppError> {
+async fn run_user(
+    auth: &Auth,
+    privacy: &Privacy,
+    command: UserCommand,
+) -> Result<String, AppError> {
     let origin = cli_origin();
     match command {
         UserCommand::Add(args) => {
@@ -250,11 +266,58 @@ async fn run_user(auth: &Auth, command: UserCommand) -> Result<String, AppError>
             let ended = accounts::revoke_sessions(auth, Actor::Cli, &origin, user.id, None).await?;
             Ok(format!("ended {ended} session(s) of {}", user.email))
         }
+        UserCommand::Erase { email } => erase(privacy, &auth.store, email).await,
     }
 }
 
+/// `watchpost user erase EMAIL`: one transaction, then the database log is
+/// emptied so no copy of the erased bytes stays in it.
+async fn erase(privacy: &Privacy, store: &Store, email: String) -> Result<String, AppError> {
+    let by = Actioned {
+        actor: Actor::Cli,
+        ip: None,
+        request_id: None,
+    };
+    let erased = privacy.erase(Person::Email(email), by, None).await?;
+    let purged = matches!(purge_log(store.path()), Ok(true));
+    let mut out = format!(
+        "erased user #{id}: the account is now erased-{id}@invalid (disabled); removed \
+         {} session(s), {} API token(s), {} one-time link(s), {} recovery code(s), \
+         {} failed login(s), {} lockout(s); blanked {} audit trail row(s); changed {} error item(s)",
+        erased.sessions,
+        erased.api_tokens,
+        erased.one_time_links,
+        erased.recovery_codes,
+        erased.login_failures,
+        erased.lockouts,
+        erased.audit_rows,
+        erased.error_items,
+        id = erased.user_id,
+    );
+    if erased.ips_erased {
+        out.push_str(&format!(
+            "; {} address(es) replaced in {} security event(s) and {} ban(s), {} sshd count(s) deleted",
+            erased.ips_found, erased.security_events, erased.ip_bans, erased.ssh_failures
+        ));
+    } else {
+        out.push_str(&format!(
+            "; {} address(es) left in security data ([privacy] erase_ips_in_security_events = false)",
+            erased.ips_found
+        ));
+    }
+    out.push_str(". Recorded as user.erased.");
+    if !purged {
+        out.push_str(
+            "\nnote: the running Watchpost kept the database log busy, so old copies stay in it \
+             until it is reused; run `watchpost trail erase` again while Watchpost is stopped to \
+             remove them at once",
+        );
+    }
+    Ok(out)
+}
+
 pub async fn token(file: Option<PathBuf>, command: TokenCommand) -> ExitCode {
-    let (auth, store) = match open(file).await {
+    let (auth, store, _) = match open(file).await {
         Ok(opened) => opened,
         Err(code) => return code,
     };

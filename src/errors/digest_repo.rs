@@ -45,13 +45,31 @@ pub fn backlog(conn: &Connection) -> Result<i64, StoreError> {
     )?)
 }
 
-/// Commits a digested batch; returns the issues that are new or regressed.
+/// One item with what it turned into.
+pub struct Digested {
+    pub item: Pending,
+    pub digest: Digest,
+}
+
+/// Commits a digested batch; returns the issues that are new or regressed,
+/// and the ids of the items committed. An item that changed or went since
+/// it was read (a privacy erasure rewrote it) is left for the next pass.
 pub fn commit(
     conn: &Connection,
-    batch: &[(i64, i64, String, Digest)],
-) -> Result<Vec<Change>, StoreError> {
+    batch: &[Digested],
+) -> Result<(Vec<Change>, Vec<i64>), StoreError> {
     let mut changes = Vec::new();
-    for (item_id, project_id, kind, digest) in batch {
+    let mut committed = Vec::new();
+    for Digested { item, digest } in batch {
+        let (item_id, project_id, kind) = (&item.id, &item.project_id, &item.kind);
+        let unchanged: Option<bool> = conn
+            .prepare_cached("SELECT payload = ?2 FROM error_items WHERE id = ?1")?
+            .query_row(params![item_id, item.payload], |r| r.get(0))
+            .optional()?;
+        if unchanged != Some(true) {
+            continue;
+        }
+        committed.push(*item_id);
         match digest {
             Digest::Event(row) => {
                 if let Some(change) = add_event(conn, row)? {
@@ -85,7 +103,7 @@ pub fn commit(
         conn.prepare_cached("DELETE FROM error_items WHERE id = ?1")?
             .execute([item_id])?;
     }
-    Ok(changes)
+    Ok((changes, committed))
 }
 
 struct Current {

@@ -6,6 +6,8 @@
 //! digests them: events are scrubbed, grouped into issues and counted;
 //! transactions feed request performance as `app:<project>`; sessions and
 //! client reports are counted.
+//! [`erase::erase_user`] removes one person from the stored items and
+//! events (privacy erasure).
 
 mod api;
 pub mod config;
@@ -13,6 +15,7 @@ pub mod decode;
 pub mod digest;
 pub mod digest_repo;
 pub mod envelope;
+pub mod erase;
 pub mod event;
 pub mod event_view;
 pub mod grouping;

@@ -11,7 +11,7 @@ use tokio::sync::Notify;
 use super::config::ErrorsConfig;
 use super::decode::{DecodeError, decode};
 use super::digest::{self, Digest, deflate};
-use super::digest_repo;
+use super::digest_repo::{self, Digested};
 use super::envelope::{self, Envelope, Item};
 use super::model;
 use super::projects::Projects;
@@ -232,20 +232,23 @@ impl Errors {
         if items.is_empty() {
             return Ok(0);
         }
-        let taken = items.len();
         let batch = tokio::task::spawn_blocking(move || {
             items
-                .iter()
-                .map(|i| (i.id, i.project_id, i.kind.clone(), digest::digest(i)))
+                .into_iter()
+                .map(|item| {
+                    let digest = digest::digest(&item);
+                    Digested { item, digest }
+                })
                 .collect::<Vec<_>>()
         })
         .await
         .map_err(|e| AppError::Internal(anyhow::anyhow!("the digest worker failed: {e}")))?;
-        let (changes, batch) = self
+        let ((changes, committed), batch) = self
             .store
             .write(move |c| Ok((digest_repo::commit(c, &batch)?, batch)))
             .await?;
-        self.backlog.fetch_sub(taken as i64, Ordering::Relaxed);
+        self.backlog
+            .fetch_sub(committed.len() as i64, Ordering::Relaxed);
         let slugs = self.store.read(repo::slugs).await?;
         let slug = |id: i64| {
             slugs
@@ -253,8 +256,8 @@ impl Errors {
                 .find(|(p, _)| *p == id)
                 .map_or_else(|| id.to_string(), |(_, s)| s.clone())
         };
-        for (_, _, _, d) in &batch {
-            if let Digest::Transaction(t) = d {
+        for d in batch.iter().filter(|d| committed.contains(&d.item.id)) {
+            if let Digest::Transaction(t) = &d.digest {
                 let source = format!("app:{}", slug(t.project_id));
                 self.perf
                     .feed_transaction(&source, &t.name, &t.method, t.status, t.us, t.ts_ms);
@@ -268,7 +271,7 @@ impl Errors {
                 kind: change.kind,
             });
         }
-        Ok(taken)
+        Ok(committed.len())
     }
 }
 

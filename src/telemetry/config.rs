@@ -34,7 +34,7 @@ impl Default for LoggingConfig {
             file: true,
             access_stdout: false,
             file_max_size: ByteSize::mib(10),
-            file_count: 5,
+            file_count: 10,
         }
     }
 }

@@ -63,6 +63,11 @@ pub const NAV: &[NavItem] = &[
         href: "/audit-trail",
         admin_only: true,
     },
+    NavItem {
+        label: "Retention",
+        href: "/settings/retention",
+        admin_only: true,
+    },
 ];
 
 /// The logged-in person, as the header shows them (name, account link, and

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use reqwest::Method;
 use serde_json::{Value, json};
-use watchpost::audit_trail::Trail;
-use watchpost::retention::{self, Policy};
+use watchpost::audit_trail::{Actioned, Trail};
+use watchpost::retention::{self, Policy, What};
 use watchpost::series::{self, Sample, Unit};
 use watchpost::store::Store;
 
@@ -288,16 +288,24 @@ async fn retention_deletes_exactly_what_the_policy_says() {
     let policies = vec![
         Policy {
             data: "series_raw",
+            key: "retention.series_raw",
             keep: Duration::from_secs(48 * 3600),
-            prune: series::prune_raw,
+            what: What::Rows {
+                prune: series::prune_raw,
+                tables: &[("series_raw", "MIN(ts) * 1000")],
+            },
         },
         Policy {
             data: "series_1h",
+            key: "retention.series_1h",
             keep: Duration::from_secs(90 * 3600),
-            prune: series::prune_hours,
+            what: What::Rows {
+                prune: series::prune_hours,
+                tables: &[("series_1h", "MIN(ts) * 1000")],
+            },
         },
     ];
-    let report = retention::run_once(&store, &trail, &policies, now * 1000)
+    let report = retention::run_once(&store, &trail, &policies, now * 1000, &Actioned::system())
         .await
         .unwrap();
     // Raw rows before hour 52 go: 52 hours × 6 per hour × 2 series.
@@ -330,7 +338,7 @@ async fn retention_deletes_exactly_what_the_policy_says() {
     assert_eq!(audited.0, 1);
     assert!(audited.1.contains("\"series_raw\":624"), "{}", audited.1);
 
-    let again = retention::run_once(&store, &trail, &policies, now * 1000)
+    let again = retention::run_once(&store, &trail, &policies, now * 1000, &Actioned::system())
         .await
         .unwrap();
     assert_eq!(again.total(), 0);

@@ -24,6 +24,8 @@ mod host;
 mod http;
 mod logs;
 mod perf;
+mod privacy;
+mod retention;
 mod security_audit;
 mod store;
 mod targets;

@@ -325,6 +325,7 @@ pub fn unused_recovery_codes(conn: &Connection, user_id: i64) -> Result<i64, Sto
     )?)
 }
 
+pub mod erasure;
 mod links;
 mod lockouts;
 mod sessions;

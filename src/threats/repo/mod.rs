@@ -3,6 +3,7 @@
 //! ([`hooks`]).
 
 pub mod bans;
+pub mod erasure;
 pub mod events;
 pub mod hooks;
 
