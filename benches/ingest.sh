@@ -69,7 +69,7 @@ for n in range(8):
                                   "stacktrace": {"frames": frames}}]},
         "request": {"method": "POST", "url": "https://shop.example.com/checkout", "headers": {"User-Agent": "Mozilla/5.0"},
                     "data": {"card": "4111 1111 1111 1111", "qty": "2"}},
-        "breadcrumbs": {"values": [{"category": "query", "message": f"SELECT * FROM items WHERE id = {j}"} for j in range(40)]},
+        "breadcrumbs": {"values": [{"category": "query", "message": f"SELECT * FROM items WHERE id = {j}"} for j in range(70)]},
         "contexts": {"os": {"name": "Linux"}, "runtime": {"name": "CPython", "version": "3.12.1"}},
     }
     payload = json.dumps(event).encode()
