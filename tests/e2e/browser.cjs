@@ -144,6 +144,7 @@ async function adminFlow(browser) {
   await securityFlow(page);
   await perfFlow(page);
   await errorsFlow(page);
+  await auditAndRetentionFlow(page);
   await done('admin flow');
 }
 
@@ -206,6 +207,29 @@ async function errorsFlow(page) {
   await shot(page, 'errors-issue');
   await Promise.all([page.waitForURL(/done=resolved/), page.click('#issue-actions button:has-text("Resolve")')]);
   console.log('ok errors: issues listed; the Django issue shows its trace and a scrubbed request; resolved');
+}
+
+// The security audit run from its page (the e2e instance has TOTP, a fresh
+// trail and loopback only, so its findings are the host's), and the
+// retention page listing every data type with its figures.
+async function auditAndRetentionFlow(page) {
+  await page.goto(`${base}/security/audit`);
+  await Promise.all([page.waitForURL(/done=ran/), page.click('#run-audit button')]);
+  const summary = await page.textContent('#audit-summary');
+  if (!/high/.test(summary)) fail(`the audit summary reads oddly: ${summary}`);
+  if (!(await page.locator('#passed').count())) fail('the audit page lists no passed checks');
+  if ((await page.textContent('#findings')).includes('integrity.trail_chain')) fail('the audit finds the trail broken');
+  if (!(await page.textContent('#passed')).includes('integrity.trail_chain')) fail('the trail check did not pass');
+  await shot(page, 'security-audit');
+  await page.goto(`${base}/settings/retention`);
+  const table = await page.textContent('main table');
+  for (const data of ['audit_trail', 'security_events', 'check_results', 'perf_minutes', 'error_events', 'log_files']) {
+    if (!table.includes(data)) fail(`the retention page lacks ${data}`);
+  }
+  await Promise.all([page.waitForURL(/\/settings\/retention\?/), page.click('form[action="/settings/retention/run"] button')]);
+  if (!(await page.textContent('main')).includes('Retention ran')) fail('running retention said nothing');
+  await shot(page, 'retention');
+  console.log('ok audit and retention: the audit ran from its page; every data type listed; retention ran');
 }
 
 // Reloads `url` until `selector`'s text includes `want` (or fails after `seconds`).
