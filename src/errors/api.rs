@@ -112,14 +112,9 @@ async fn add_project_api(
     body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
     let b: NewProject = json_body(&body)?;
-    let platform = if b.platform.trim().is_empty() {
-        "other"
-    } else {
-        b.platform.as_str()
-    };
     let (id, key) = errors
         .projects
-        .add(&b.name, platform, &actioned(&req, &admin))
+        .add(&b.name, &b.platform, &actioned(&req, &admin))
         .await?;
     Ok(HttpResponse::Created().json(Created {
         id,
@@ -167,14 +162,9 @@ async fn add_key_api(
     } else {
         json_body(&body)?
     };
-    let label = if b.label.trim().is_empty() {
-        "rotated"
-    } else {
-        b.label.as_str()
-    };
     let key = errors
         .projects
-        .add_key(*id, label, &actioned(&req, &admin))
+        .add_key(*id, &b.label, &actioned(&req, &admin))
         .await?;
     Ok(HttpResponse::Created().json(Created {
         id: *id,

@@ -177,14 +177,9 @@ async fn add_project(
     errors: web::Data<Errors>,
     Form(form): Form<NewProject>,
 ) -> Result<HttpResponse, AppError> {
-    let platform = if form.platform.trim().is_empty() {
-        "other"
-    } else {
-        form.platform.as_str()
-    };
     let (id, _) = errors
         .projects
-        .add(&form.name, platform, &actioned(&req, &admin))
+        .add(&form.name, &form.platform, &actioned(&req, &admin))
         .await?;
     Ok(see_other(&format!("/errors/projects/{id}?done=created")))
 }
@@ -271,14 +266,9 @@ async fn add_key(
     id: web::Path<i64>,
     Form(form): Form<KeyForm>,
 ) -> Result<HttpResponse, AppError> {
-    let label = if form.label.trim().is_empty() {
-        "rotated"
-    } else {
-        form.label.as_str()
-    };
     errors
         .projects
-        .add_key(*id, label, &actioned(&req, &admin))
+        .add_key(*id, &form.label, &actioned(&req, &admin))
         .await?;
     Ok(see_other(&format!("/errors/projects/{}?done=key", *id)))
 }

@@ -53,11 +53,15 @@ fn new_key() -> Result<String, AppError> {
         .map_err(|_| AppError::Internal(anyhow::anyhow!("no randomness for a key")))
 }
 
+/// A key's label; an empty one reads `rotated` (a key added after the first).
 fn label_ok(label: &str) -> Result<String, AppError> {
-    let label = label.trim();
-    if label.is_empty() || label.chars().count() > 64 || label.chars().any(char::is_control) {
+    let label = match label.trim() {
+        "" => "rotated",
+        given => given,
+    };
+    if label.chars().count() > 64 || label.chars().any(char::is_control) {
         return Err(AppError::BadRequest(
-            "a key needs a label of 1 to 64 printable characters, e.g. \"web frontend\"".into(),
+            "a key's label is at most 64 printable characters, e.g. \"web frontend\"".into(),
         ));
     }
     Ok(label.to_string())
@@ -72,7 +76,8 @@ impl Projects {
         }
     }
 
-    /// Creates a project with one key; returns its id and key. Audited.
+    /// Creates a project with one key; returns its id and key. An empty
+    /// platform reads `other`. Audited.
     pub async fn add(
         &self,
         name: &str,
@@ -87,7 +92,10 @@ impl Projects {
                     .into(),
             ));
         }
-        let platform: String = platform.trim().chars().take(32).collect();
+        let platform: String = match platform.trim() {
+            "" => "other".into(),
+            given => given.chars().take(32).collect(),
+        };
         let key = new_key()?;
         let entry = by
             .entry("errors.project_created", format!("project:{slug}"))
