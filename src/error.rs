@@ -148,7 +148,7 @@ pub fn render_errors<B: MessageBody>(res: ServiceResponse<B>) -> ServiceResponse
         .request()
         .extensions()
         .get::<RequestId>()
-        .map(|r| r.0.clone())
+        .map(|r| r.as_str().to_owned())
         .unwrap_or_default();
     let path = res.request().path();
     let (content_type, body) = if path.starts_with("/api/") {

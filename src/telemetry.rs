@@ -70,12 +70,12 @@ pub fn emit(
     level: tracing::Level,
     target: &'static str,
     message: &'static str,
-    mut fields: Fields<'_>,
+    fields: &mut [(&'static str, FieldValue<'_>)],
 ) {
     let Some(installed) = INSTALLED.get() else {
         return;
     };
-    for (_, value) in &mut fields {
+    for (_, value) in fields.iter_mut() {
         if let FieldValue::Text(text) = value
             && let Cow::Owned(scrubbed) = crate::redact::scrub_value(text)
         {
@@ -83,12 +83,7 @@ pub fn emit(
         }
     }
     let id = current_request_id();
-    // Rebound after `id`, so that the line may borrow it.
-    let mut fields: Fields<'_> = fields;
-    if let Some(id) = &id {
-        fields.insert(0, ("request_id", FieldValue::Text(Cow::Borrowed(id))));
-    }
-    let line = Line::new(level.as_str(), target, message, fields);
+    let line = Line::new(level.as_str(), target, message, id.as_deref(), fields);
     installed
         .sinks
         .write(&line, &level, installed.emit_to_stdout);

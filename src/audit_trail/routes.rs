@@ -196,7 +196,11 @@ async fn csv_export(
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default(),
     )
-    .request_id(req.extensions().get::<RequestId>().map(|r| r.0.clone()))
+    .request_id(
+        req.extensions()
+            .get::<RequestId>()
+            .map(|r| r.as_str().to_owned()),
+    )
     .detail("format", "csv")
     .detail("filters", query.to_query());
     let recorder = trail.get_ref().clone();

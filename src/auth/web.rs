@@ -29,7 +29,10 @@ pub fn origin(req: &HttpRequest) -> Origin {
                 .collect()
         })
         .unwrap_or_default();
-    let request_id = req.extensions().get::<RequestId>().map(|r| r.0.clone());
+    let request_id = req
+        .extensions()
+        .get::<RequestId>()
+        .map(|r| r.as_str().to_owned());
     Origin {
         ip,
         user_agent,
@@ -48,7 +51,9 @@ pub fn actioned(req: &HttpRequest, user: &CurrentUser) -> crate::audit_trail::Ac
             email: user.email.clone(),
         },
         ip: ext.get::<crate::http::ClientIp>().map(|c| c.0),
-        request_id: ext.get::<crate::http::RequestId>().map(|r| r.0.clone()),
+        request_id: ext
+            .get::<crate::http::RequestId>()
+            .map(|r| r.as_str().to_owned()),
     }
 }
 

@@ -269,7 +269,7 @@ impl RequestStats for Perf {
                     .request
                     .extensions()
                     .get::<RequestId>()
-                    .map(|r| r.0.clone()),
+                    .map(|r| r.as_str().to_owned()),
                 path,
             };
             let mut pending = self.slow.lock().unwrap_or_else(|p| p.into_inner());

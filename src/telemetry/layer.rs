@@ -109,17 +109,17 @@ where
                 }
             }
         }
-        if let Some(id) = super::current_request_id()
-            && !span_fields
-                .iter()
-                .chain(fields.iter())
-                .any(|(n, _)| *n == "request_id")
-        {
-            span_fields.push(("request_id", FieldValue::Text(Cow::Owned(id.to_string()))));
-        }
         span_fields.append(&mut fields);
+        let id = super::current_request_id()
+            .filter(|_| !span_fields.iter().any(|(n, _)| *n == "request_id"));
         self.sinks.write(
-            &Line::new(meta.level().as_str(), target, message, span_fields),
+            &Line::new(
+                meta.level().as_str(),
+                target,
+                message,
+                id.as_deref(),
+                &span_fields,
+            ),
             meta.level(),
             true,
         );
@@ -127,17 +127,22 @@ where
 }
 
 impl Sinks {
-    /// Renders `line` once per format and queues it for the ring and the file,
-    /// and for stdout when `to_stdout`.
+    /// Renders `line` once per format, straight into the writer's buffers:
+    /// for the ring and the file, and for stdout when `to_stdout`.
     pub fn write(&self, line: &Line, level: &tracing::Level, to_stdout: bool) {
-        let json = line.json();
-        self.lines.push(self.json, &json);
         match self.stdout {
-            Some((slot, StdoutFormat::Json)) if to_stdout => self.lines.push(slot, &json),
-            Some((slot, StdoutFormat::Human)) if to_stdout => {
-                self.lines.push(slot, line.human().as_bytes())
+            Some((slot, StdoutFormat::Json)) if to_stdout => {
+                self.lines
+                    .push_with(self.json, Some(slot), |out| line.json_into(out));
             }
-            _ => {}
+            Some((slot, StdoutFormat::Human)) if to_stdout => {
+                self.lines
+                    .push_with(self.json, None, |out| line.json_into(out));
+                self.lines.push_with(slot, None, |out| line.human_into(out));
+            }
+            _ => self
+                .lines
+                .push_with(self.json, None, |out| line.json_into(out)),
         }
         self.recent.count(level);
     }
@@ -300,7 +305,7 @@ mod tests {
             json: 0,
             stdout: Some((1, StdoutFormat::Json)),
         };
-        let line = Line::new("INFO", "watchpost::access", "request", Vec::new());
+        let line = Line::new("INFO", "watchpost::access", "request", None, &[]);
         sinks.write(&line, &tracing::Level::INFO, false);
         sinks.write(&line, &tracing::Level::INFO, true);
         drop(guard);

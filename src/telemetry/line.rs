@@ -5,7 +5,8 @@
 
 use std::borrow::Cow;
 use std::cell::RefCell;
-use std::fmt::{self, Write as _};
+use std::fmt;
+use std::io::Write as _;
 
 use time::OffsetDateTime;
 use time::macros::format_description;
@@ -23,11 +24,13 @@ pub enum FieldValue<'a> {
 pub type Fields<'a> = Vec<(&'static str, FieldValue<'a>)>;
 
 pub struct Line<'a> {
-    pub ts: String,
+    pub at: OffsetDateTime,
     pub level: &'static str,
     pub target: Cow<'a, str>,
     pub message: Cow<'a, str>,
-    pub fields: Fields<'a>,
+    /// The request the line was logged in, written right after the message.
+    pub request_id: Option<&'a str>,
+    pub fields: &'a [(&'static str, FieldValue<'a>)],
 }
 
 impl<'a> Line<'a> {
@@ -35,83 +38,85 @@ impl<'a> Line<'a> {
         level: &'static str,
         target: impl Into<Cow<'a, str>>,
         message: impl Into<Cow<'a, str>>,
-        fields: Fields<'a>,
+        request_id: Option<&'a str>,
+        fields: &'a [(&'static str, FieldValue<'a>)],
     ) -> Self {
         Line {
-            ts: utc_timestamp(),
+            at: OffsetDateTime::now_utc(),
             level,
             target: target.into(),
             message: message.into(),
+            request_id,
             fields,
         }
     }
 
-    /// The line as one JSON object, in bytes (valid UTF-8: built from `str`s).
-    pub fn json(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(384);
-        out.extend_from_slice(b"{\"ts\":");
-        json_str(&mut out, &self.ts);
-        out.extend_from_slice(b",\"level\":");
-        json_name(&mut out, self.level);
+    /// Appends the line as one JSON object (valid UTF-8: built from `str`s)
+    /// to `out`, so it can be rendered straight into a writer's buffer.
+    pub fn json_into(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(b"{\"ts\":\"");
+        push_timestamp(out, self.at);
+        out.extend_from_slice(b"\",\"level\":");
+        json_name(out, self.level);
         out.extend_from_slice(b",\"target\":");
-        json_str(&mut out, &self.target);
+        json_str(out, &self.target);
         out.extend_from_slice(b",\"message\":");
-        json_str(&mut out, &self.message);
-        for (name, value) in &self.fields {
+        json_str(out, &self.message);
+        if let Some(id) = self.request_id {
+            out.extend_from_slice(b",\"request_id\":");
+            json_str(out, id);
+        }
+        for (name, value) in self.fields {
             out.push(b',');
-            json_name(&mut out, name);
+            json_name(out, name);
             out.push(b':');
-            let _ = match value {
-                FieldValue::Text(t) => {
-                    json_str(&mut out, t);
-                    Ok(())
-                }
+            match value {
+                FieldValue::Text(t) => json_str(out, t),
                 FieldValue::Signed(n) => {
-                    serde_json::to_writer(&mut out, n).map_err(std::io::Error::other)
+                    let _ = serde_json::to_writer(&mut *out, n);
                 }
                 FieldValue::Unsigned(n) => {
-                    serde_json::to_writer(&mut out, n).map_err(std::io::Error::other)
+                    let _ = serde_json::to_writer(&mut *out, n);
                 }
                 FieldValue::Float(f) => {
-                    serde_json::to_writer(&mut out, f).map_err(std::io::Error::other)
+                    let _ = serde_json::to_writer(&mut *out, f);
                 }
-                FieldValue::Bool(b) => {
-                    serde_json::to_writer(&mut out, b).map_err(std::io::Error::other)
-                }
-            };
+                FieldValue::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
+            }
         }
         out.push(b'}');
-        out
     }
 
-    /// `ts LEVEL target: message key=value …`, control characters escaped.
-    pub fn human(&self) -> String {
-        let mut out = String::with_capacity(256);
-        out.push_str(&self.ts);
-        out.push(' ');
+    /// Appends `ts LEVEL target: message key=value …` to `out`, control
+    /// characters escaped.
+    pub fn human_into(&self, out: &mut Vec<u8>) {
+        push_timestamp(out, self.at);
+        out.push(b' ');
         for _ in self.level.len()..5 {
-            out.push(' ');
+            out.push(b' ');
         }
-        out.push_str(self.level);
-        out.push(' ');
-        out.push_str(&self.target);
-        out.push_str(": ");
-        push_escaped(&mut out, &self.message);
-        for (name, value) in &self.fields {
-            out.push(' ');
-            out.push_str(name);
-            out.push('=');
+        out.extend_from_slice(self.level.as_bytes());
+        out.push(b' ');
+        out.extend_from_slice(self.target.as_bytes());
+        out.extend_from_slice(b": ");
+        push_escaped(out, &self.message);
+        let id = self
+            .request_id
+            .map(|id| ("request_id", FieldValue::Text(Cow::Borrowed(id))));
+        for (name, value) in id.iter().chain(self.fields) {
+            out.push(b' ');
+            out.extend_from_slice(name.as_bytes());
+            out.push(b'=');
             match value {
                 FieldValue::Text(s) if s.is_empty() || s.contains([' ', '"']) => {
                     let _ = write!(out, "{s:?}");
                 }
-                FieldValue::Text(s) => push_escaped(&mut out, s),
+                FieldValue::Text(s) => push_escaped(out, s),
                 other => {
                     let _ = write!(out, "{other}");
                 }
             }
         }
-        out
     }
 }
 
@@ -170,16 +175,17 @@ fn needs_escape(bytes: &[u8]) -> bool {
         .any(|&b| b < 0x20 || b == b'"' || b == b'\\')
 }
 
-fn push_escaped(out: &mut String, text: &str) {
+fn push_escaped(out: &mut Vec<u8>, text: &str) {
     if !text.chars().any(char::is_control) {
-        out.push_str(text);
+        out.extend_from_slice(text.as_bytes());
         return;
     }
+    let mut utf8 = [0; 4];
     for c in text.chars() {
         if c.is_control() {
-            out.extend(c.escape_default());
+            out.extend(c.escape_default().map(|e| e as u8));
         } else {
-            out.push(c);
+            out.extend_from_slice(c.encode_utf8(&mut utf8).as_bytes());
         }
     }
 }
@@ -189,27 +195,27 @@ thread_local! {
     static LAST_SECOND: RefCell<(i64, String)> = const { RefCell::new((i64::MIN, String::new())) };
 }
 
-/// `2026-11-22T07:47:14.747Z`; the date and time part is formatted once a
-/// second, the milliseconds digit by digit (cheaper than `write!`).
-fn utc_timestamp() -> String {
-    let now = OffsetDateTime::now_utc();
-    let second = now.unix_timestamp();
+/// Appends `2026-11-22T07:47:14.747` (UTC; the caller adds the zone mark).
+/// The date and time part is formatted once a second, the milliseconds
+/// digit by digit (cheaper than `write!`).
+fn push_timestamp(out: &mut Vec<u8>, at: OffsetDateTime) {
+    let second = at.unix_timestamp();
     LAST_SECOND.with(|last| {
         let mut last = last.borrow_mut();
         if last.0 != second {
             let format = format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]");
-            *last = (second, now.format(&format).unwrap_or_default());
+            *last = (second, at.format(&format).unwrap_or_default());
         }
-        let millis = now.millisecond();
-        let mut ts = String::with_capacity(24);
-        ts.push_str(&last.1);
-        ts.push('.');
-        for digit in [millis / 100, millis / 10 % 10, millis % 10] {
-            ts.push(char::from(b'0' + digit as u8));
-        }
-        ts.push('Z');
-        ts
-    })
+        out.extend_from_slice(last.1.as_bytes());
+    });
+    let millis = at.millisecond();
+    out.extend_from_slice(&[
+        b'.',
+        b'0' + (millis / 100) as u8,
+        b'0' + (millis / 10 % 10) as u8,
+        b'0' + (millis % 10) as u8,
+        b'Z',
+    ]);
 }
 
 #[cfg(test)]
@@ -236,26 +242,47 @@ mod tests {
 
     #[test]
     fn both_renderings_stay_on_one_line() {
-        let line = Line::new(
-            "WARN",
-            "t",
-            "a\r\nb",
-            vec![
-                ("user", FieldValue::Text("x\ny".into())),
-                ("n", FieldValue::Unsigned(3)),
-            ],
-        );
-        let json = String::from_utf8(line.json()).unwrap();
+        let fields = [
+            ("user", FieldValue::Text("x\ny".into())),
+            ("n", FieldValue::Unsigned(3)),
+        ];
+        let line = Line::new("WARN", "t", "a\r\nb", Some("r-1"), &fields);
+        let mut json = Vec::new();
+        line.json_into(&mut json);
+        let json = String::from_utf8(json).unwrap();
+        let mut human = Vec::new();
+        line.human_into(&mut human);
+        let human = String::from_utf8(human).unwrap();
         assert_eq!(json.lines().count(), 1);
-        assert_eq!(line.human().lines().count(), 1);
+        assert_eq!(human.lines().count(), 1);
         assert!(
-            line.human().contains(" WARN t: a\\r\\nb user=x\\ny n=3"),
-            "{}",
-            line.human()
+            human.contains(" WARN t: a\\r\\nb request_id=r-1 user=x\\ny n=3"),
+            "{human}"
         );
         let parsed: serde_json::Value = serde_json::from_str(&json).unwrap();
         assert_eq!(parsed["user"], "x\ny");
         assert_eq!(parsed["n"], 3);
-        assert_eq!(parsed["ts"].as_str().unwrap().len(), 24);
+        assert_eq!(parsed["request_id"], "r-1");
+        let ts = parsed["ts"].as_str().unwrap();
+        assert_eq!(ts.len(), 24);
+        assert!(ts.ends_with('Z') && ts.as_bytes()[19] == b'.', "{ts}");
+    }
+
+    #[test]
+    fn every_value_kind_renders_as_json() {
+        let fields = [
+            ("a", FieldValue::Signed(-4)),
+            ("b", FieldValue::Float(1.5)),
+            ("c", FieldValue::Bool(false)),
+            ("d", FieldValue::Text("say \"hi\"".into())),
+        ];
+        let mut json = Vec::new();
+        Line::new("INFO", "t", "m", None, &fields).json_into(&mut json);
+        let parsed: serde_json::Value = serde_json::from_slice(&json).unwrap();
+        assert_eq!(parsed["a"], -4);
+        assert_eq!(parsed["b"], 1.5);
+        assert_eq!(parsed["c"], false);
+        assert_eq!(parsed["d"], "say \"hi\"");
+        assert!(parsed.get("request_id").is_none());
     }
 }

@@ -53,7 +53,7 @@ impl Recent {
     }
 
     fn push_lines(&self, batch: &[u8]) {
-        let count = count_lines(batch);
+        let (batch, count) = last_lines(batch, RECENT_CAPACITY);
         if count == 0 {
             return;
         }
@@ -108,6 +108,26 @@ fn count_lines(batch: &[u8]) -> usize {
         .sum()
 }
 
+/// The last `keep` lines of `batch` (lines end with `\n`) and how many
+/// lines that is: under load a batch holds many times the ring, and copying
+/// only its tail keeps the ring's cost flat.
+fn last_lines(batch: &[u8], keep: usize) -> (&[u8], usize) {
+    let count = count_lines(batch);
+    if count <= keep {
+        return (batch, count);
+    }
+    // Counting from the end, the newline that closes the line before the kept ones.
+    let mut seen = 0;
+    let start = batch
+        .iter()
+        .rposition(|&b| {
+            seen += usize::from(b == b'\n');
+            seen > keep
+        })
+        .map_or(0, |newline| newline + 1);
+    (&batch[start..], keep)
+}
+
 /// The ring as an output of the log writer: each write is a batch of lines.
 pub struct RecentLines(pub Arc<Recent>);
 
@@ -137,6 +157,14 @@ mod tests {
         );
         assert_eq!(count_lines(&[b'\n'; 600]), 600);
         assert_eq!(count_lines(b""), 0);
+    }
+
+    #[test]
+    fn only_the_tail_of_a_long_batch_is_kept() {
+        assert_eq!(last_lines(b"a\nb\nc\n", 2), (&b"b\nc\n"[..], 2));
+        assert_eq!(last_lines(b"a\nb\n", 2), (&b"a\nb\n"[..], 2));
+        assert_eq!(last_lines(b"a\nb\nc\n", 1), (&b"c\n"[..], 1));
+        assert_eq!(last_lines(b"", 3), (&b""[..], 0));
     }
 
     #[test]

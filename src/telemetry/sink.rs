@@ -1,10 +1,13 @@
 //! Where rendered lines wait to be written. Producers append whole lines to a
 //! buffer of their own shard (threads are spread over shards, so request
 //! threads do not contend for one lock); one writer thread wakes every
-//! [`FLUSH_EVERY`] (or sooner when a buffer fills past a quarter) and writes
-//! each output's pending bytes in one call. A request never waits for a disk
-//! or a pipe, and no thread is woken per line: when a buffer is full the line
-//! is dropped and counted instead. Dropping the [`SinkGuard`] writes out what
+//! [`FLUSH_EVERY`] (or sooner when an output's pending bytes pass a quarter of
+//! its capacity) and writes each output's pending bytes in one call. The
+//! capacity is per output, shared by all shards, so one busy thread may use
+//! all of it — enough to ride out the writer's pause while it compresses a
+//! rotated file. A request never waits for a disk or a pipe, and no thread is
+//! woken per line: when an output is full the line is dropped and counted
+//! instead. Dropping the [`SinkGuard`] writes out what
 //! is left. Order is kept per thread; lines of different threads may
 //! interleave by up to one flush interval.
 
@@ -25,7 +28,9 @@ struct Shared {
     wake_lock: Mutex<()>,
     stopping: AtomicBool,
     dropped: AtomicU64,
-    capacity_per_shard: usize,
+    /// Bytes pending per output, over all shards.
+    pending: Vec<AtomicUsize>,
+    capacity: usize,
 }
 
 #[derive(Clone)]
@@ -68,7 +73,8 @@ impl LineSink {
             wake_lock: Mutex::new(()),
             stopping: AtomicBool::new(false),
             dropped: AtomicU64::new(0),
-            capacity_per_shard: (capacity / SHARDS).max(1),
+            pending: outputs.iter().map(|_| AtomicUsize::new(0)).collect(),
+            capacity,
         });
         let worker = shared.clone();
         let thread = std::thread::Builder::new()
@@ -85,8 +91,11 @@ impl LineSink {
         ))
     }
 
-    /// Queues `line` plus a newline for output `slot`, or drops and counts it.
-    pub fn push(&self, slot: usize, line: &[u8]) {
+    /// Renders one line straight into the pending bytes of output `slot`
+    /// (no buffer of its own, no copy in between), adds the newline, and
+    /// copies the line to output `also` when given. A line that does not fit
+    /// is taken back out, dropped and counted.
+    pub fn push_with(&self, slot: usize, also: Option<usize>, render: impl FnOnce(&mut Vec<u8>)) {
         let shared = &self.shared;
         let Some(shard) = shared.shards.get(my_shard()) else {
             return;
@@ -97,18 +106,32 @@ impl LineSink {
         let Some(buffer) = buffers.get_mut(slot) else {
             return;
         };
-        if buffer.len() + line.len() + 1 > shared.capacity_per_shard {
+        let start = buffer.len();
+        render(buffer);
+        buffer.push(b'\n');
+        let length = buffer.len() - start;
+        let Some(crossed) = shared.reserve(slot, length) else {
+            buffer.truncate(start);
             drop(buffers);
             shared.dropped.fetch_add(1, Ordering::Relaxed);
             return;
+        };
+        let mut wake = crossed;
+        if let Some(also) = also
+            && let (Some(from), Some(to)) = two_mut(&mut buffers, slot, also)
+        {
+            match shared.reserve(also, length) {
+                Some(crossed) => {
+                    to.extend_from_slice(&from[start..]);
+                    wake |= crossed;
+                }
+                None => {
+                    shared.dropped.fetch_add(1, Ordering::Relaxed);
+                }
+            }
         }
-        let before = buffer.len();
-        buffer.extend_from_slice(line);
-        buffer.push(b'\n');
-        let threshold = shared.capacity_per_shard / 4;
-        let crossed = before < threshold && buffer.len() >= threshold;
         drop(buffers);
-        if crossed {
+        if wake {
             shared.wake.notify_one();
         }
     }
@@ -116,6 +139,37 @@ impl LineSink {
     /// Lines dropped because a buffer was full.
     pub fn dropped(&self) -> u64 {
         self.shared.dropped.load(Ordering::Relaxed)
+    }
+}
+
+/// Two different elements of `items`, both mutable; `None` for an index out
+/// of range or when both name the same one.
+fn two_mut<T>(items: &mut [T], a: usize, b: usize) -> (Option<&mut T>, Option<&mut T>) {
+    if a == b {
+        return (None, None);
+    }
+    let (low, high) = (a.min(b), a.max(b));
+    let (head, tail) = items.split_at_mut(high.min(items.len()));
+    let (first, second) = (head.get_mut(low), tail.first_mut());
+    if a < b {
+        (first, second)
+    } else {
+        (second, first)
+    }
+}
+
+impl Shared {
+    /// Counts `length` more bytes pending for `slot`, or refuses when they
+    /// would pass the capacity. `Some(true)`: the writer should wake early.
+    fn reserve(&self, slot: usize, length: usize) -> Option<bool> {
+        let pending = self.pending.get(slot)?;
+        let before = pending.fetch_add(length, Ordering::Relaxed);
+        if before + length > self.capacity {
+            pending.fetch_sub(length, Ordering::Relaxed);
+            return None;
+        }
+        let threshold = self.capacity / 4;
+        Some(before < threshold && before + length >= threshold)
     }
 }
 
@@ -130,16 +184,29 @@ fn write_loop(shared: &Shared, mut outputs: Vec<Box<dyn Write + Send>>) {
             let Ok(mut buffers) = shard.lock() else {
                 continue;
             };
-            for (buffer, out) in buffers.iter_mut().zip(pending.iter_mut()) {
-                out.extend_from_slice(buffer);
-                buffer.clear();
+            for ((buffer, out), count) in buffers
+                .iter_mut()
+                .zip(pending.iter_mut())
+                .zip(&shared.pending)
+            {
+                count.fetch_sub(buffer.len(), Ordering::Relaxed);
+                if out.is_empty() {
+                    // The usual case, one busy shard: hand its buffer over whole.
+                    std::mem::swap(buffer, out);
+                } else {
+                    out.extend_from_slice(buffer);
+                    buffer.clear();
+                }
             }
         }
         for (bytes, output) in pending.iter_mut().zip(outputs.iter_mut()) {
             if !bytes.is_empty() {
                 // A failing output (a full disk, a closed pipe) must not stop the others.
                 let _ = output.write_all(bytes).and_then(|()| output.flush());
+                // A burst leaves its buffer behind; keep about what was used.
+                let used = bytes.len();
                 bytes.clear();
+                bytes.shrink_to(used);
             }
         }
         if stopping {
@@ -187,9 +254,11 @@ mod tests {
     #[test]
     fn lines_are_written_whole_and_overflow_is_counted_not_waited_for() {
         let out = Capture::default();
-        let (sink, guard) = LineSink::start(vec![Box::new(out.clone())], 64 * SHARDS).unwrap();
+        let (sink, guard) = LineSink::start(vec![Box::new(out.clone())], 64).unwrap();
         for i in 0..20 {
-            sink.push(0, format!("line {i:02}").as_bytes());
+            sink.push_with(0, None, |out| {
+                out.extend_from_slice(format!("line {i:02}").as_bytes())
+            });
         }
         assert!(
             sink.dropped() > 0,
@@ -214,7 +283,9 @@ mod tests {
                 let sink = sink.clone();
                 std::thread::spawn(move || {
                     for i in 0..500 {
-                        sink.push(0, format!("t{t} {i}").as_bytes());
+                        sink.push_with(0, None, |out| {
+                            out.extend_from_slice(format!("t{t} {i}").as_bytes())
+                        });
                     }
                 })
             })
@@ -226,5 +297,27 @@ mod tests {
         let text = out.text();
         assert_eq!(text.lines().count(), 2000);
         assert_eq!(sink.dropped(), 0);
+    }
+
+    #[test]
+    fn a_line_rendered_once_reaches_both_outputs() {
+        let (first, second) = (Capture::default(), Capture::default());
+        let outputs: Vec<Box<dyn Write + Send>> =
+            vec![Box::new(first.clone()), Box::new(second.clone())];
+        let (sink, guard) = LineSink::start(outputs, 1 << 20).unwrap();
+        sink.push_with(1, Some(0), |out| out.extend_from_slice(b"both"));
+        sink.push_with(0, None, |out| out.extend_from_slice(b"one"));
+        drop(guard);
+        assert_eq!(first.text(), "both\none\n");
+        assert_eq!(second.text(), "both\n");
+    }
+
+    #[test]
+    fn two_mut_hands_out_distinct_elements_only() {
+        let mut items = [1, 2, 3];
+        assert_eq!(two_mut(&mut items, 2, 0), (Some(&mut 3), Some(&mut 1)));
+        assert_eq!(two_mut(&mut items, 0, 1), (Some(&mut 1), Some(&mut 2)));
+        assert_eq!(two_mut(&mut items, 1, 1), (None, None));
+        assert_eq!(two_mut(&mut items, 0, 5), (Some(&mut 1), None));
     }
 }

@@ -200,6 +200,23 @@ pub fn assert_security_headers(res: &reqwest::Response) {
             res.status()
         );
     }
+    // Headers that only a rendered document heeds come with HTML only.
+    let html = h
+        .get("content-type")
+        .is_some_and(|v| v.to_str().unwrap().starts_with("text/html"));
+    assert_eq!(
+        h.get("x-frame-options").map(|v| v.to_str().unwrap()),
+        html.then_some("DENY"),
+        "x-frame-options on {}",
+        res.status()
+    );
+    assert_eq!(
+        h.get("permissions-policy")
+            .is_some_and(|v| v.to_str().unwrap().contains("camera=()")),
+        html,
+        "permissions-policy on {}",
+        res.status()
+    );
     assert!(h.get("x-xss-protection").is_none());
     assert!(h.get("server").is_none(), "no version banner");
     assert!(

@@ -67,7 +67,7 @@ where
         let wait = {
             let extensions = req.extensions();
             extensions.get::<ClientIp>().and_then(|c| {
-                let request_id = extensions.get::<RequestId>().map(|r| r.0.as_str());
+                let request_id = extensions.get::<RequestId>().map(|r| r.as_str());
                 self.guard
                     .retry_after(req.method(), req.path(), c.0, request_id)
             })

@@ -17,8 +17,16 @@ use crate::telemetry::{self, InRequest};
 
 pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
 
+/// The request's id, shared (not copied) by the layers, the log lines and
+/// the handlers that record it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RequestId(pub String);
+pub struct RequestId(pub Rc<str>);
+
+impl RequestId {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
 
 pub fn is_well_formed(id: &str) -> bool {
     (1..=64).contains(&id.len())
@@ -74,7 +82,7 @@ where
 
     fn call(&self, req: ServiceRequest) -> Self::Future {
         let id = request_id(&req);
-        req.extensions_mut().insert(RequestId(id.to_string()));
+        req.extensions_mut().insert(RequestId(id.clone()));
         telemetry::in_request(id, self.service.call(req)).map_ok(echo)
     }
 }

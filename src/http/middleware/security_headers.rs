@@ -1,27 +1,38 @@
 //! Layer 4: the security headers of DESIGN §6 on every response, errors
 //! included. A strict CSP (no inline script or style), no framing, no
 //! sniffing, same-origin isolation; HSTS only when Watchpost itself serves
-//! HTTPS. A Content-Security-Policy a handler set deliberately is left as it is.
+//! HTTPS. Two headers only mean something to a document a browser renders —
+//! `X-Frame-Options` (older browsers' `frame-ancestors`) and
+//! `Permissions-Policy` — so they go with HTML responses only; JSON, assets
+//! and `/health` stay shorter. The headers are Watchpost's alone: they
+//! replace any a handler set.
 
 use std::future::{self, Ready};
 
 use actix_web::Error;
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
-use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::http::header::{CONTENT_TYPE, HeaderName, HeaderValue};
 use futures_util::TryFutureExt;
 use futures_util::future::MapOk;
 
-pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
-connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
+/// Scripts, styles, fonts and connections fall back to `default-src 'self'`;
+/// naming them again would only lengthen every response.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; img-src 'self' data:; object-src 'none'; \
+base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
 
-/// Built at compile time: each response only clones static bytes.
-static HEADERS: [(HeaderName, HeaderValue); 7] = [
+/// On every response. Built at compile time: each response only clones
+/// static bytes.
+static HEADERS: [(HeaderName, HeaderValue); 5] = [
     header("content-security-policy", CONTENT_SECURITY_POLICY),
     header("x-content-type-options", "nosniff"),
-    header("x-frame-options", "DENY"),
     header("referrer-policy", "strict-origin-when-cross-origin"),
     header("cross-origin-opener-policy", "same-origin"),
     header("cross-origin-resource-policy", "same-origin"),
+];
+
+/// On HTML responses too.
+static DOCUMENT_HEADERS: [(HeaderName, HeaderValue); 2] = [
+    header("x-frame-options", "DENY"),
     header(
         "permissions-policy",
         "camera=(), microphone=(), geolocation=(), payment=(), usb=()",
@@ -114,12 +125,12 @@ fn with_headers<B>(
     extra: Option<&(HeaderName, HeaderValue)>,
 ) -> ServiceResponse<B> {
     let headers = res.headers_mut();
-    for (i, (name, value)) in HEADERS.iter().chain(extra).enumerate() {
-        // Only a CSP is ever set by a handler (a page that needs more); the
-        // other headers are Watchpost's alone, so they skip the lookup.
-        if i > 0 || !headers.contains_key(name) {
-            headers.insert(name.clone(), value.clone());
-        }
+    let document = headers
+        .get(CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"text/html"));
+    let for_documents = if document { &DOCUMENT_HEADERS[..] } else { &[] };
+    for (name, value) in HEADERS.iter().chain(for_documents).chain(extra) {
+        headers.insert(name.clone(), value.clone());
     }
     res
 }

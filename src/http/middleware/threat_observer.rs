@@ -75,7 +75,7 @@ fn observe<B>(res: ServiceResponse<B>) -> ServiceResponse<B> {
             .and_then(|v| v.to_str().ok()),
         authorization: headers.contains_key(header::AUTHORIZATION),
         status: res.status().as_u16(),
-        request_id: extensions.get::<RequestId>().map(|r| r.0.as_str()),
+        request_id: extensions.get::<RequestId>().map(|r| r.as_str()),
     };
     guard.observe(&seen);
     drop(extensions);
