@@ -299,6 +299,60 @@ mod tests {
         assert_eq!(sink.dropped(), 0);
     }
 
+    /// An output whose writes wait until the test opens the gate, and that
+    /// says when a write has started.
+    struct Gated {
+        out: Capture,
+        gate: std::sync::mpsc::Receiver<()>,
+        entered: std::sync::mpsc::Sender<()>,
+    }
+
+    impl Write for Gated {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            let _ = self.entered.send(());
+            let _ = self.gate.recv();
+            self.out.write(buf)
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn one_thread_may_fill_the_whole_capacity_while_the_writer_is_busy() {
+        let out = Capture::default();
+        let (open, gate) = std::sync::mpsc::channel();
+        let (entered, writing) = std::sync::mpsc::channel();
+        let gated = Gated {
+            out: out.clone(),
+            gate,
+            entered,
+        };
+        let (sink, guard) = LineSink::start(vec![Box::new(gated)], 1000).unwrap();
+        sink.push_with(0, None, |o| o.extend_from_slice(b"first"));
+        writing.recv().unwrap(); // the writer now waits inside a write
+        for i in 0..100 {
+            sink.push_with(0, None, |o| {
+                o.extend_from_slice(format!("line {i:03}").as_bytes())
+            });
+        }
+        assert_eq!(sink.dropped(), 0, "900 bytes fit a capacity of 1000");
+        for i in 100..120 {
+            sink.push_with(0, None, |o| {
+                o.extend_from_slice(format!("line {i:03}").as_bytes())
+            });
+        }
+        assert_eq!(sink.dropped(), 9, "the rest is dropped, not waited for");
+        for _ in 0..10 {
+            let _ = open.send(());
+        }
+        drop(guard);
+        let text = out.text();
+        assert_eq!(text.lines().count(), 1 + 111);
+        assert!(text.ends_with("line 110\n"), "{text}");
+    }
+
     #[test]
     fn a_line_rendered_once_reaches_both_outputs() {
         let (first, second) = (Capture::default(), Capture::default());
