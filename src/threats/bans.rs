@@ -238,9 +238,16 @@ impl Threats {
 
     /// Brings the gate up to date with the database (bans made by the CLI
     /// or the login rules appear; every new one, and at start every active
-    /// one, goes to the firewall command) and handles ended bans once.
+    /// one, goes to the firewall command) and handles ended bans once. A
+    /// ban the gate holds that the database no longer has as active — one
+    /// ended by a privacy erasure, which leaves no address in the database
+    /// to end it by — is lifted too, and its address (known only here, in
+    /// memory) goes to the unban command.
     pub async fn sync(&self) -> Result<(), AppError> {
         let now = self.clock.now_ms();
+        // Taken before the read: a ban added after it is in the gate but may
+        // not be in what the read returns, and must not be lifted.
+        let held = self.gate.targets();
         let (active, ended) = self
             .store
             .write(move |conn| Ok((bans::active(conn, now)?, bans::take_ended(conn, now)?)))
@@ -268,6 +275,13 @@ impl Threats {
                 );
             }
             if !active.iter().any(|a| a.ip == ban.ip) {
+                self.gate.remove(target);
+                self.commands.unban(target);
+            }
+        }
+        let in_force: Vec<Target> = active.iter().filter_map(|b| b.ip.parse().ok()).collect();
+        for target in held {
+            if !in_force.contains(&target) && self.gate.holds(target) {
                 self.gate.remove(target);
                 self.commands.unban(target);
             }

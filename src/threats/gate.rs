@@ -90,6 +90,19 @@ impl Gate {
     }
 
     /// Whether the target is in the list (ended or not).
+    /// Everything banned now in memory, expired or not.
+    pub fn targets(&self) -> Vec<Target> {
+        self.active.read().map_or_else(
+            |_| Vec::new(),
+            |a| {
+                let exact = a.exact.keys().map(|ip| Target::Ip(*ip));
+                exact
+                    .chain(a.nets.iter().map(|(n, _)| Target::Net(*n)))
+                    .collect()
+            },
+        )
+    }
+
     pub fn holds(&self, target: Target) -> bool {
         self.active.read().is_ok_and(|a| match target {
             Target::Ip(ip) => a.exact.contains_key(&ip),

@@ -404,3 +404,67 @@ async fn the_cli_erases_by_email_and_refuses_an_unknown_one() {
         text(&verified.stdout)
     );
 }
+
+/// A ban in force on an address the person used is lifted by the erasure:
+/// the gate lets the address through again within a sync, and the firewall
+/// unban command gets the address (kept only in memory: the database no
+/// longer has it).
+#[tokio::test]
+async fn erasing_a_person_lifts_a_ban_on_their_address() {
+    let dir = tempfile::tempdir().unwrap();
+    let unbanned = dir.path().join("unbanned");
+    let script = format!("echo \"$0\" >> {}", unbanned.display());
+    let (app, admin) = app_with_admin_and(move |c| {
+        c.server.trusted_proxies = vec!["127.0.0.1".into()];
+        c.threats.on_unban_command = vec!["sh".into(), "-c".into(), script.clone()];
+        account_rules_only(c);
+    })
+    .await;
+    let (id, _, _) = ann_everywhere(&app, &admin).await;
+    let res = admin
+        .api(
+            Method::POST,
+            "/api/v1/bans",
+            json!({ "ip": ANN_OTHER_IP, "for": "4h", "reason": "manual" }),
+        )
+        .await;
+    assert!(res.status().is_success(), "{}", res.status());
+    let from_there = Browser::from_ip(&app, ANN_OTHER_IP);
+    assert_eq!(from_there.get("/login").await.status(), 403, "banned");
+    // Security events reach the database in batches; erase after this one.
+    crate::threats::eventually("the ban is recorded", || {
+        !db_rows(
+            &app,
+            &format!("SELECT id FROM security_events WHERE kind = 'ban.created' AND ip = '{ANN_OTHER_IP}'"),
+        )
+        .is_empty()
+    })
+    .await;
+
+    let res = admin
+        .api(
+            Method::POST,
+            &format!("/api/v1/users/{id}/erase"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.json::<Value>().await.unwrap()["ip_bans"], 1);
+
+    crate::alerts::eventually_async("the ban is lifted", || async {
+        from_there.get("/login").await.status() == 200
+    })
+    .await;
+    crate::threats::eventually("the unban command ran with the address", || {
+        std::fs::read_to_string(&unbanned).is_ok_and(|t| t.lines().any(|l| l == ANN_OTHER_IP))
+    })
+    .await;
+    // Gone from the security data. (The admin's own `ip.banned` row in the
+    // audit trail keeps its target: targets are part of the hash chain.)
+    let after = every_text_value(&app.db_path());
+    let left: Vec<_> = traces(&after, ANN_OTHER_IP)
+        .into_iter()
+        .filter(|(column, _)| column != "audit_trail.target")
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}

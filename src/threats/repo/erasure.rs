@@ -21,7 +21,7 @@ pub struct IpsErased {
 /// `erased:<row id>`, unique as the table requires, and mentions in the
 /// details go) and in `ip_bans` (address `erased`, marked ended: an erased
 /// address cannot be enforced from the database again; the running gate
-/// keeps what it already holds until the ban's original end), and deletes
+/// lifts what it holds at its next sync, see `Threats::sync`), and deletes
 /// the sshd counts of those addresses.
 pub fn erase_ips(conn: &Connection, ips: &[String], now_ms: i64) -> Result<IpsErased, StoreError> {
     let mut erased = IpsErased::default();
