@@ -241,12 +241,10 @@ impl App {
             policies: retention_policies(&config),
         });
         let retention_data = Data::from(retention.clone());
-        let privacy_data = Data::new(privacy::Privacy::new(
-            &config.privacy,
-            store.clone(),
-            trail.clone(),
-            clock.clone(),
-        ));
+        let privacy_data = Data::new(
+            privacy::Privacy::new(&config.privacy, store.clone(), trail.clone(), clock.clone())
+                .flushing(threats.clone()),
+        );
         let app_data = {
             let store = Data::new(store.clone());
             let health = Data::from(health.clone());

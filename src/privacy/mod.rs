@@ -21,6 +21,8 @@
 mod repo;
 mod routes;
 
+use std::sync::Arc;
+
 use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
 
@@ -31,6 +33,7 @@ use crate::clock::Clock;
 use crate::config::{Problem, Section};
 use crate::error::AppError;
 use crate::store::{Store, StoreError};
+use crate::threats::Threats;
 
 pub use routes::{PrivacyApi, routes};
 
@@ -93,6 +96,10 @@ pub struct Privacy {
     trail: Trail,
     clock: Clock,
     erase_ips: bool,
+    /// The running server's threat detection, whose security events wait
+    /// in memory for a while; they are written before an erasure so that
+    /// none of the person's land after it.
+    threats: Option<Arc<Threats>>,
 }
 
 const LAST_ADMIN: &str = "This is the last enabled admin; make another user admin first, so someone can still manage Watchpost.";
@@ -104,7 +111,14 @@ impl Privacy {
             trail,
             clock,
             erase_ips: config.erase_ips_in_security_events,
+            threats: None,
         }
+    }
+
+    /// Erasures in this process first write `threats`' pending events.
+    pub fn flushing(mut self, threats: Arc<Threats>) -> Privacy {
+        self.threats = Some(threats);
+        self
     }
 
     /// Erases `person`, by `by`. `not_self` is the caller's own account id
@@ -122,6 +136,9 @@ impl Privacy {
             }
             id => id,
         };
+        if let Some(threats) = &self.threats {
+            threats.flush().await?;
+        }
         let (trail, now, erase_ips) = (self.trail.clone(), self.clock.now_ms(), self.erase_ips);
         self.store
             .write(move |conn| {

@@ -431,15 +431,8 @@ async fn erasing_a_person_lifts_a_ban_on_their_address() {
     assert!(res.status().is_success(), "{}", res.status());
     let from_there = Browser::from_ip(&app, ANN_OTHER_IP);
     assert_eq!(from_there.get("/login").await.status(), 403, "banned");
-    // Security events reach the database in batches; erase after this one.
-    crate::threats::eventually("the ban is recorded", || {
-        !db_rows(
-            &app,
-            &format!("SELECT id FROM security_events WHERE kind = 'ban.created' AND ip = '{ANN_OTHER_IP}'"),
-        )
-        .is_empty()
-    })
-    .await;
+    // The `ban.created` event still waits in memory (events are written in
+    // batches every 2 s); the erasure writes it first, then erases it.
 
     let res = admin
         .api(
