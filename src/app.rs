@@ -86,6 +86,7 @@ fn openapi_parts() -> Vec<utoipa::openapi::OpenApi> {
         perf::PerfApi::openapi(),
         alerts::AlertsApi::openapi(),
         alerts::AlertEditsApi::openapi(),
+        alerts::AlertChannelsApi::openapi(),
         errors::ErrorsApi::openapi(),
         security_audit::SecurityAuditApi::openapi(),
     ]

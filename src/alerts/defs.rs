@@ -106,6 +106,14 @@ pub fn provision(
 /// Everything stored, parsed. An entry that no longer parses (a secret
 /// file gone, say) is skipped and reported, so one bad entry does not stop
 /// the others.
+/// A stored channel entry unsealed, secrets in clear.
+pub fn open_channel(sealer: &Sealer, row: &ChannelRow) -> Result<ChannelConfig, String> {
+    let json = sealer
+        .open(&row.sealed, &aad(&row.id))
+        .map_err(|e| e.to_string())?;
+    serde_json::from_slice::<ChannelConfig>(&json).map_err(|e| e.to_string())
+}
+
 pub fn load(
     conn: &rusqlite::Connection,
     sealer: &Sealer,
@@ -114,13 +122,7 @@ pub fn load(
     let mut problems = Vec::new();
     let mut defs = Defs::default();
     for row in repo::channels(conn)? {
-        let parsed = sealer
-            .open(&row.sealed, &aad(&row.id))
-            .map_err(|e| e.to_string())
-            .and_then(|json| {
-                serde_json::from_slice::<ChannelConfig>(&json).map_err(|e| e.to_string())
-            })
-            .and_then(|c| Channel::from_config(&c));
+        let parsed = open_channel(sealer, &row).and_then(|c| Channel::from_config(&c));
         match parsed {
             Ok(mut channel) => {
                 channel.origin = origin(&row.origin);

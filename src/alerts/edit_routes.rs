@@ -1,6 +1,6 @@
-//! Making and changing rules and channels: the JSON API and the forms of
-//! `/alerts/rules/new`, `/alerts/rules/{id}/edit` (with "Preview", which
-//! saves nothing) and the channel form on `/alerts`. Admins only; viewers
+//! Making and changing rules: the JSON API and the forms of
+//! `/alerts/rules/new` and `/alerts/rules/{id}/edit` (with "Preview", which
+//! saves nothing). Channels are in `channel_routes.rs`. Admins only; viewers
 //! read the results on the other pages.
 
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -8,26 +8,19 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::Alerts;
-use super::config::{ChannelConfig, RuleConfig};
+use super::config::RuleConfig;
 use super::rules::{KINDS, Rule};
 use super::service::Preview;
 use crate::auth::csrf::Form;
 use crate::auth::{CurrentUser, RequireAdmin, actioned, layout, page, see_other};
-use crate::config::Secret;
 use crate::error::AppError;
 use crate::http::routes::{Access, Routes};
 use crate::web::Layout;
 
 #[derive(utoipa::OpenApi)]
 #[openapi(
-    paths(
-        create_rule_api,
-        update_rule_api,
-        delete_rule_api,
-        create_channel_api,
-        delete_channel_api
-    ),
-    components(schemas(RuleConfig, ChannelConfig))
+    paths(create_rule_api, update_rule_api, delete_rule_api),
+    components(schemas(RuleConfig))
 )]
 pub struct AlertEditsApi;
 
@@ -38,12 +31,6 @@ pub fn routes(r: &mut Routes) {
     r.get("/alerts/rules/{id}/edit", Access::Admin, edit_rule_page);
     r.post("/alerts/rules/{id}", Access::Admin, update_rule_form);
     r.post("/alerts/rules/{id}/delete", Access::Admin, delete_rule_form);
-    r.post("/alerts/channels", Access::Admin, create_channel_form);
-    r.post(
-        "/alerts/channels/{id}/delete",
-        Access::Admin,
-        delete_channel_form,
-    );
     r.post("/api/v1/alerts/rules", Access::Admin, create_rule_api);
     r.add(
         Method::PUT,
@@ -57,16 +44,9 @@ pub fn routes(r: &mut Routes) {
         Access::Admin,
         delete_rule_api,
     );
-    r.post("/api/v1/alerts/channels", Access::Admin, create_channel_api);
-    r.add(
-        Method::DELETE,
-        "/api/v1/alerts/channels/{id}",
-        Access::Admin,
-        delete_channel_api,
-    );
 }
 
-fn json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, AppError> {
+pub(super) fn json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, AppError> {
     serde_json::from_slice(body).map_err(|e| {
         AppError::BadRequest(format!(
             "The request body is not the JSON this call expects: {e}"
@@ -122,42 +102,6 @@ async fn delete_rule_api(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// Creates a channel (admins; audited). Secrets go inline (`url`, `secret`,
-/// `bot_token`, `password`); they are sealed at rest and never shown again.
-#[utoipa::path(post, path = "/api/v1/alerts/channels", tag = "alerts", request_body = ChannelConfig,
-    responses((status = 201, description = "Created"), (status = 400, description = "A bad field, named"), (status = 409, description = "The id is taken")),
-    security(("bearer" = []), ("session" = [])))]
-async fn create_channel_api(
-    req: HttpRequest,
-    RequireAdmin(admin): RequireAdmin,
-    alerts: web::Data<Alerts>,
-    body: web::Bytes,
-) -> Result<HttpResponse, AppError> {
-    let channel = alerts
-        .add_channel(json(&body)?, &actioned(&req, &admin))
-        .await?;
-    Ok(HttpResponse::Created().json(serde_json::json!({
-        "id": channel.id,
-        "kind": channel.kind(),
-        "target": channel.shown_target(),
-        "origin": channel.origin,
-    })))
-}
-
-/// Deletes a channel made here that no rule names (admins; audited).
-#[utoipa::path(delete, path = "/api/v1/alerts/channels/{id}", tag = "alerts",
-    responses((status = 204, description = "Deleted"), (status = 404, description = "No such channel"), (status = 409, description = "From the configuration file, or still named by a rule")),
-    security(("bearer" = []), ("session" = [])))]
-async fn delete_channel_api(
-    req: HttpRequest,
-    RequireAdmin(admin): RequireAdmin,
-    alerts: web::Data<Alerts>,
-    id: web::Path<String>,
-) -> Result<HttpResponse, AppError> {
-    alerts.delete_channel(&id, &actioned(&req, &admin)).await?;
-    Ok(HttpResponse::NoContent().finish())
-}
-
 /// The rule form, as typed: every field text, lists comma-separated.
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(default)]
@@ -185,7 +129,7 @@ pub struct RuleForm {
     pub preview: Option<String>,
 }
 
-fn list(text: &str) -> Vec<String> {
+pub(super) fn list(text: &str) -> Vec<String> {
     text.split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty())
@@ -193,7 +137,7 @@ fn list(text: &str) -> Vec<String> {
         .collect()
 }
 
-fn some(text: &str) -> Option<String> {
+pub(super) fn some(text: &str) -> Option<String> {
     Some(text.trim().to_string()).filter(|s| !s.is_empty())
 }
 
@@ -403,7 +347,7 @@ async fn update_rule_form(
 }
 
 #[derive(Deserialize)]
-struct Empty {}
+pub(super) struct Empty {}
 
 async fn delete_rule_form(
     req: HttpRequest,
@@ -414,83 +358,4 @@ async fn delete_rule_form(
 ) -> Result<HttpResponse, AppError> {
     alerts.delete_rule(&id, &actioned(&req, &admin)).await?;
     Ok(see_other("/alerts?done=rule-deleted#rules"))
-}
-
-/// The channel form: every field text; the secret fields are never filled
-/// in from what is stored.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-struct ChannelForm {
-    id: String,
-    kind: String,
-    url: String,
-    secret: String,
-    priority: String,
-    tags: String,
-    bot_token: String,
-    chat_id: String,
-    smtp_host: String,
-    smtp_port: String,
-    tls: String,
-    username: String,
-    password: String,
-    from: String,
-    to: String,
-}
-
-impl ChannelForm {
-    fn entry(self) -> Result<ChannelConfig, AppError> {
-        let secret = |t: &str| some(t).map(Secret::new);
-        let number = |field: &str, t: &str| -> Result<Option<u16>, AppError> {
-            some(t)
-                .map(|t| {
-                    t.parse::<u16>().map_err(|_| {
-                        AppError::BadRequest(format!("{field} {t:?} is not a whole number"))
-                    })
-                })
-                .transpose()
-        };
-        Ok(ChannelConfig {
-            id: self.id.trim().to_string(),
-            kind: self.kind.trim().to_string(),
-            url: secret(&self.url),
-            secret: secret(&self.secret),
-            priority: number("priority", &self.priority)?
-                .map(|p| u8::try_from(p).unwrap_or(u8::MAX)),
-            tags: list(&self.tags),
-            bot_token: secret(&self.bot_token),
-            chat_id: some(&self.chat_id),
-            smtp_host: some(&self.smtp_host),
-            smtp_port: number("smtp_port", &self.smtp_port)?,
-            tls: some(&self.tls),
-            username: some(&self.username),
-            password: secret(&self.password),
-            from: some(&self.from),
-            to: list(&self.to),
-            ..ChannelConfig::default()
-        })
-    }
-}
-
-async fn create_channel_form(
-    req: HttpRequest,
-    RequireAdmin(admin): RequireAdmin,
-    alerts: web::Data<Alerts>,
-    Form(form): Form<ChannelForm>,
-) -> Result<HttpResponse, AppError> {
-    alerts
-        .add_channel(form.entry()?, &actioned(&req, &admin))
-        .await?;
-    Ok(see_other("/alerts?done=channel-added#channels"))
-}
-
-async fn delete_channel_form(
-    req: HttpRequest,
-    RequireAdmin(admin): RequireAdmin,
-    alerts: web::Data<Alerts>,
-    id: web::Path<String>,
-    Form(_): Form<Empty>,
-) -> Result<HttpResponse, AppError> {
-    alerts.delete_channel(&id, &actioned(&req, &admin)).await?;
-    Ok(see_other("/alerts?done=channel-deleted#channels"))
 }

@@ -9,6 +9,7 @@
 //! digest. `[[alerts.rules]]` and `[[alerts.channels]]` come from the
 //! configuration file; the shipped default rules are on unless turned off.
 
+mod channel_routes;
 pub mod channels;
 mod config;
 pub mod defs;
@@ -28,6 +29,7 @@ mod world;
 
 use std::sync::Arc;
 
+pub use channel_routes::AlertChannelsApi;
 pub use config::{AlertsConfig, ChannelConfig, RuleConfig};
 pub use edit_routes::AlertEditsApi;
 pub use routes::AlertsApi;
@@ -39,6 +41,7 @@ use crate::web::{Card, CardSource};
 
 pub fn routes(r: &mut Routes) {
     edit_routes::routes(r);
+    channel_routes::routes(r);
     routes::routes(r);
 }
 

@@ -434,6 +434,7 @@ async fn alerts_page(
                 Some("Channel added; its secrets are sealed and not shown again.")
             }
             Some("channel-deleted") => Some("Channel deleted."),
+            Some("channel-updated") => Some("Channel saved."),
             _ => None,
         },
     };

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
-use crate::browser::{Browser, app_with_admin_and, viewer};
+use crate::browser::{Browser, app_with_admin_and, audit_rows, viewer};
 use crate::checks::{create, run};
 use crate::helpers::{TestApp, spawn_app_in, test_config};
 use crate::targets::{HttpTarget, Reply};
@@ -1170,5 +1170,155 @@ async fn a_new_high_security_audit_finding_fires_the_audit_finding_rule() {
             .unwrap()
             .contains("new high finding"),
         "{note}"
+    );
+}
+
+/// The signature a test notification to `receiver` carries, checked
+/// against `secret`.
+fn signed_with(got: &Received, secret: &str) -> bool {
+    let ts: i64 = got
+        .header("x-watchpost-timestamp")
+        .unwrap()
+        .parse()
+        .unwrap();
+    got.header("x-watchpost-signature")
+        == Some(watchpost::http::signature::sign(secret.as_bytes(), ts, &got.body).as_str())
+}
+
+async fn put(who: &Browser, id: &str, body: Value) -> reqwest::Response {
+    who.api(Method::PUT, &format!("/api/v1/alerts/channels/{id}"), body)
+        .await
+}
+
+/// Sends a test notification on `channel` and returns what `receiver` got.
+async fn test_notification(admin: &Browser, receiver: &Receiver, channel: &str) -> Received {
+    let before = receiver.got().len();
+    let path = format!("/api/v1/alerts/channels/{channel}/test");
+    assert_eq!(
+        admin.api(Method::POST, &path, json!({})).await.status(),
+        202
+    );
+    eventually("the test notification arrives", || {
+        receiver.got().len() > before
+    })
+    .await;
+    receiver.got()[before].clone()
+}
+
+#[tokio::test]
+async fn admins_edit_a_channel_and_secrets_left_empty_are_kept() {
+    let receiver = Receiver::start().await;
+    let secrets = tempfile::tempdir().unwrap();
+    let secret_file = secrets.path().join("hook-secret");
+    let (app, admin) = app_with_admin_and(|c| alerting(c, &receiver, &secret_file)).await;
+    let url = format!("{}/team", receiver.url);
+    let channel =
+        json!({"id": "team", "kind": "webhook", "url": url, "secret": "first-signing-secret"});
+    let res = admin
+        .api(Method::POST, "/api/v1/alerts/channels", channel)
+        .await;
+    assert_eq!(res.status(), 201);
+    let rule = json!({"id": "team-down", "kind": "check_down", "channels": ["team"]});
+    let res = admin.api(Method::POST, "/api/v1/alerts/rules", rule).await;
+    assert_eq!(res.status(), 201);
+
+    // A new secret, the URL left out: the URL is kept.
+    let v = viewer(&app, &admin).await;
+    let change = json!({"secret": "second-signing-secret"});
+    assert_eq!(put(&v, "team", change.clone()).await.status(), 403);
+    let res = put(&admin, "team", change).await;
+    assert_eq!(res.status(), 200);
+    let shown = res.text().await.unwrap();
+    assert!(
+        shown.contains("\"target\":\"http://127.0.0.1\"") && !shown.contains("signing"),
+        "{shown}"
+    );
+    let got = test_notification(&admin, &receiver, "team").await;
+    assert_eq!(got.path, "/hook/team", "the URL was kept");
+    assert!(signed_with(&got, "second-signing-secret"));
+    assert!(
+        !audit_rows(&app, "alert.channel_updated").is_empty(),
+        "the change is audited"
+    );
+
+    // An empty change keeps both secrets; the rule still names the channel.
+    assert_eq!(put(&admin, "team", json!({})).await.status(), 200);
+    let got = test_notification(&admin, &receiver, "team").await;
+    assert_eq!(got.path, "/hook/team");
+    assert!(signed_with(&got, "second-signing-secret"));
+    let overview: Value = admin.get("/api/v1/alerts").await.json().await.unwrap();
+    assert!(
+        overview["rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["id"] == "team-down")
+    );
+
+    for (id, body, status, says) in [
+        ("team", json!({"kind": "email"}), 400, "stays one"),
+        (
+            "team",
+            json!({"secret_file": "/etc/shadow"}),
+            400,
+            "configuration file",
+        ),
+        ("team", json!({"url": "not a url"}), 400, "url"),
+        ("ops-hook", json!({}), 409, "configuration file"),
+        ("nope", json!({}), 404, ""),
+    ] {
+        let res = put(&admin, id, body).await;
+        assert_eq!(res.status(), status, "{id}");
+        assert!(res.text().await.unwrap().contains(says), "{says}");
+    }
+
+    // The form: secrets are never shown, only whether they are set.
+    let page = admin.get("/alerts/channels/team/edit").await;
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("set — leave empty to keep"), "{html}");
+    assert!(!html.contains("second-signing-secret") && !html.contains("/hook/team"));
+    assert_eq!(v.get("/alerts/channels/team/edit").await.status(), 403);
+    assert_eq!(
+        admin.get("/alerts/channels/ops-hook/edit").await.status(),
+        409
+    );
+    let new_url = format!("{}/moved", receiver.url);
+    let res = admin
+        .submit(
+            "/alerts/channels/team/edit",
+            "/alerts/channels/team",
+            &[("url", &new_url)],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    let got = test_notification(&admin, &receiver, "team").await;
+    assert_eq!(got.path, "/hook/moved");
+    assert!(
+        signed_with(&got, "second-signing-secret"),
+        "the secret was kept"
+    );
+    let res = admin
+        .submit(
+            "/alerts/channels/team/edit",
+            "/alerts/channels/team",
+            &[("url", "nowhere")],
+        )
+        .await;
+    assert_eq!(res.status(), 400);
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("The channel was not saved")
+    );
+    assert!(
+        admin
+            .get("/alerts")
+            .await
+            .text()
+            .await
+            .unwrap()
+            .contains("/alerts/channels/team/edit")
     );
 }
