@@ -134,25 +134,8 @@ impl Alerts {
                 entry.id
             )));
         }
-        let row = defs::seal(&self.sealer, &entry, ORIGIN_UI)
-            .map_err(|e| AppError::Internal(anyhow::anyhow!(e)))?;
-        let audit = by
-            .entry("alert.channel_created", format!("channel:{}", entry.id))
-            .detail("kind", channel.kind())
-            .detail("target", channel.shown_target());
-        let (trail, now) = (self.trail.clone(), self.clock.now_ms());
-        self.store
-            .write(move |c| {
-                repo::put_channel(c, &row, now)?;
-                trail.append(c, now, &audit)?;
-                Ok(())
-            })
-            .await?;
-        self.reload().await?;
-        Ok(Channel {
-            origin: ORIGIN_UI,
-            ..channel
-        })
+        self.put_channel(&entry, channel, by, "alert.channel_created")
+            .await
     }
 
     /// Channel `id`'s stored entry, secrets in clear, and its origin.
@@ -204,10 +187,23 @@ impl Alerts {
             }
         }
         let channel = Channel::from_config(&entry).map_err(AppError::BadRequest)?;
-        let row = defs::seal(&self.sealer, &entry, ORIGIN_UI)
+        self.put_channel(&entry, channel, by, "alert.channel_updated")
+            .await
+    }
+
+    /// Stores `entry` sealed, as made here, audited as `action`, and puts
+    /// it in force.
+    async fn put_channel(
+        &self,
+        entry: &ChannelConfig,
+        channel: Channel,
+        by: &Actioned,
+        action: &str,
+    ) -> Result<Channel, AppError> {
+        let row = defs::seal(&self.sealer, entry, ORIGIN_UI)
             .map_err(|e| AppError::Internal(anyhow::anyhow!(e)))?;
         let audit = by
-            .entry("alert.channel_updated", format!("channel:{id}"))
+            .entry(action, format!("channel:{}", entry.id))
             .detail("kind", channel.kind())
             .detail("target", channel.shown_target());
         let (trail, now) = (self.trail.clone(), self.clock.now_ms());
