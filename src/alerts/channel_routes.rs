@@ -253,9 +253,7 @@ fn channel_page(
 async fn editable(alerts: &Alerts, id: &str) -> Result<ChannelConfig, AppError> {
     let (entry, origin) = alerts.stored_channel(id).await?;
     if origin == super::defs::ORIGIN_CONFIG {
-        return Err(AppError::Conflict(format!(
-            "channel {id:?} is managed by the configuration file; change it there"
-        )));
+        return Err(super::edit::managed("channel", id));
     }
     Ok(entry)
 }
@@ -292,6 +290,20 @@ async fn update_channel_form(
     id: web::Path<String>,
     Form(form): Form<ChannelForm>,
 ) -> Result<HttpResponse, AppError> {
+    let outcome = match form.clone().entry() {
+        Ok(entry) => {
+            alerts
+                .update_channel(&id, entry, &actioned(&req, &admin))
+                .await
+        }
+        Err(e) => Err(e),
+    };
+    let message = match outcome {
+        Ok(_) => return Ok(see_other("/alerts?done=channel-updated#channels")),
+        Err(AppError::BadRequest(message) | AppError::Conflict(message)) => message,
+        Err(e) => return Err(e),
+    };
+    // Shown again as typed, but with the stored id and kind and no secret.
     let stored = editable(&alerts, &id).await?;
     let shown = ChannelForm {
         id: stored.id.clone(),
@@ -300,21 +312,7 @@ async fn update_channel_form(
         secret: String::new(),
         bot_token: String::new(),
         password: String::new(),
-        ..form.clone()
+        ..form
     };
-    let outcome = match form.entry() {
-        Ok(entry) => {
-            alerts
-                .update_channel(&id, entry, &actioned(&req, &admin))
-                .await
-        }
-        Err(e) => Err(e),
-    };
-    match outcome {
-        Ok(_) => Ok(see_other("/alerts?done=channel-updated#channels")),
-        Err(AppError::BadRequest(message) | AppError::Conflict(message)) => {
-            channel_page(&req, &admin, shown, secrets_of(&stored), Some(message))
-        }
-        Err(e) => Err(e),
-    }
+    channel_page(&req, &admin, shown, secrets_of(&stored), Some(message))
 }

@@ -13,7 +13,7 @@ use super::rules::Rule;
 use crate::audit_trail::Actioned;
 use crate::error::AppError;
 
-fn managed(what: &str, id: &str) -> AppError {
+pub(super) fn managed(what: &str, id: &str) -> AppError {
     AppError::Conflict(format!(
         "{what} {id:?} is managed by the configuration file; change it there"
     ))
